@@ -1,0 +1,69 @@
+"""Entry point of the ``qiloop`` command.
+
+Exit codes: 0 success; 1 an operation failed; 2 bad usage or configuration;
+3 a needed install extra is missing; 4 invalid input data (some items
+rejected); 5 something named does not exist; 6 a storage backend failed.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from qiloop import __version__
+from qiloop.cli import images, labels, synth
+from qiloop.cli.common import err_console
+from qiloop.core.errors import QiloopError
+
+app = typer.Typer(
+    name="qiloop",
+    help="qiloop: the machine-learning loop for visual quality inspection at the edge.\n\n"
+    "Images -> labels -> training -> registry -> signed deployment -> edge inference -> back to labelling.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(images.app, name="images")
+app.add_typer(labels.app, name="labels")
+app.command("synth")(synth.synth)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"qiloop {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """qiloop command line."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI, turning qiloop errors into a message, a hint and an exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except QiloopError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        if exc.hint:
+            err_console.print(f"[yellow]hint:[/] {exc.hint}", highlight=False)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        err_console.print("aborted")
+        return 130
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

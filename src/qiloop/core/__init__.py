@@ -1,0 +1,1 @@
+"""Pure domain: records, geometry, metrics and errors. Imports nothing else of qiloop."""

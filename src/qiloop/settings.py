@@ -1,0 +1,108 @@
+"""Typed settings: where every part of qiloop keeps its data.
+
+Every backend is a URL, so moving a part from the laptop to real infrastructure
+is a change of URL, not of code. Values come from (highest first) constructor
+arguments, ``QILOOP_*`` environment variables, a ``qiloop.toml`` file
+(``QILOOP_CONFIG`` or ``./qiloop.toml``), then the embedded defaults under
+``QILOOP_HOME`` (default ``./.qiloop``).
+
+Settings are built by entry points (CLI, services, tests), never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from qiloop.core.errors import ConfigurationError
+
+
+def _toml_file() -> Path:
+    return Path(os.environ.get("QILOOP_CONFIG", "qiloop.toml"))
+
+
+class Settings(BaseSettings):
+    """All of qiloop's configuration in one validated object.
+
+    Example:
+        >>> s = Settings(home="/tmp/qi")
+        >>> s.image_store_url
+        '/tmp/qi/images'
+    """
+
+    model_config = SettingsConfigDict(env_prefix="QILOOP_", extra="ignore", validate_default=True)
+
+    home: Path = Field(default=Path(".qiloop"), description="Folder that holds every embedded backend.")
+    image_store_url: str = Field(default="", description="Image store: a folder or any fsspec URL (s3://...).")
+    label_store_url: str = Field(default="", description="Label store: the Delta table's folder or s3:// URL.")
+    labeling_db_url: str = Field(default="", description="Labelling service database (SQLAlchemy URL).")
+    mlflow_tracking_uri: str = Field(default="", description="MLflow tracking URI.")
+    mqtt_url: str | None = Field(default=None, description="MQTT broker URL; unset starts an embedded broker.")
+    s3_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (MinIO, moto, ...).")
+    group_pattern: str = Field(
+        default=r"^(?P<group>.+?)-cropped",
+        description="Regex on an image's file name; its 'group' (or first) capture keeps related images "
+        "in one data split. Names that do not match are their own group.",
+    )
+    max_image_pixels: int = Field(default=64_000_000, gt=0, description="Larger images are refused as bombs.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=_toml_file()),
+        )
+
+    @field_validator("group_pattern")
+    @classmethod
+    def _valid_regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"group_pattern is not a valid regular expression: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _defaults_under_home(self) -> Settings:
+        home = self.home
+        if not self.image_store_url:
+            self.image_store_url = str(home / "images")
+        if not self.label_store_url:
+            self.label_store_url = str(home / "labels")
+        if not self.labeling_db_url:
+            self.labeling_db_url = f"sqlite:///{home / 'labeling.db'}"
+        if not self.mlflow_tracking_uri:
+            self.mlflow_tracking_uri = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
+        return self
+
+    def storage_options(self, url: str) -> dict[str, str]:
+        """Options for fsspec / delta-rs when ``url`` is on S3 (endpoint, region)."""
+        if not url.startswith(("s3://", "s3a://")):
+            return {}
+        opts: dict[str, str] = {}
+        if self.s3_endpoint_url:
+            opts["endpoint_url"] = self.s3_endpoint_url
+        return opts
+
+
+def load_settings(**overrides) -> Settings:
+    """Build settings, turning validation failures into an actionable error."""
+    try:
+        return Settings(**overrides)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"invalid qiloop settings: {exc}",
+            hint="check the QILOOP_* environment variables and qiloop.toml",
+        ) from exc
