@@ -34,3 +34,32 @@ def settings_for(home: Path | None) -> Settings:
 def print_json(data: Any) -> None:
     """Print JSON to stdout without rich markup (safe to pipe)."""
     typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def parse_time(text: str):
+    """Parse ``--as-of``: ISO 8601 (``2022-07-07T13:00:00Z``) or Unix seconds."""
+    from datetime import datetime, timezone
+
+    from qiloop.core.errors import ConfigurationError
+    from qiloop.core.records import utc
+
+    try:
+        return datetime.fromtimestamp(float(text), tz=timezone.utc)
+    except ValueError:
+        pass
+    try:
+        return utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"cannot read the time {text!r}",
+            hint="give ISO 8601 such as 2022-07-07T13:00:00Z, or Unix seconds such as 1657199072",
+        ) from exc
+
+
+def as_of_arg(as_of: str | None, version: int | None):
+    """Combine ``--as-of`` and ``--version`` into the label store's ``as_of``."""
+    from qiloop.core.errors import ConfigurationError
+
+    if as_of is not None and version is not None:
+        raise ConfigurationError("give --as-of or --version, not both", hint="one names a time, the other a table version")
+    return version if version is not None else (parse_time(as_of) if as_of is not None else None)

@@ -1,0 +1,1 @@
+"""Label file formats: each a pure parse/render pair plus a thin file shell."""
