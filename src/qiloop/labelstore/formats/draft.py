@@ -11,13 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from qiloop.core.errors import FormatError
-from qiloop.core.records import Box, LabelRecord, LabelSource, LabelStatus
+from qiloop.core.errors import FormatError, InvalidRecordError
+from qiloop.core.records import Box, LabelRecord, LabelSource, LabelStatus, utc
 
 
 @dataclass(frozen=True)
 class LabelDraft:
-    """A parsed label whose image is known only by reference."""
+    """A parsed label whose image is known only by reference.
+
+    It checks what a label file alone can tell (image size, boxes inside the
+    image) on construction, so a parser reports a bad entry at its line rather
+    than at the later store write. ``event_time`` is normalised to UTC.
+    ``line`` (where the entry was parsed) does not take part in equality.
+    """
 
     image_ref: str
     image_width: int
@@ -31,7 +37,24 @@ class LabelDraft:
     agreement: float | None = None
     verifier: str | None = None
     source: LabelSource = LabelSource.IMPORT
-    line: int | None = None
+    line: int | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.image_width <= 0 or self.image_height <= 0:
+            raise InvalidRecordError(
+                f"image size {self.image_width}x{self.image_height} is not positive",
+                hint="give the image's width and height in pixels",
+            )
+        if not 1 <= self.image_depth <= 4:
+            raise InvalidRecordError(f"image depth {self.image_depth} is not 1 to 4", hint="use 3 for RGB, 1 for grey")
+        for i, box in enumerate(self.annotations):
+            if not box.fits(self.image_width, self.image_height):
+                raise InvalidRecordError(
+                    f"annotation {i} {box.xyxy} reaches outside the {self.image_width}x{self.image_height} image",
+                    hint="correct the box or the image size",
+                )
+        object.__setattr__(self, "annotations", tuple(self.annotations))
+        object.__setattr__(self, "event_time", utc(self.event_time))
 
     def to_record(self, image_uri: str, image_sha256: str) -> LabelRecord:
         """The label record for this draft once its image is known."""

@@ -45,7 +45,9 @@ def loads(text: str, *, source: str = "labels.csv") -> ParseResult:
     reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if header is None:
-        result.errors.append(FormatError("the file is empty", source=source, hint=f"expected the header {','.join(COLUMNS)}"))
+        result.errors.append(
+            FormatError("the file is empty", source=source, hint=f"expected the header {','.join(COLUMNS)}")
+        )
         return result
     missing = [c for c in COLUMNS if c not in header]
     if missing:
@@ -62,11 +64,17 @@ def loads(text: str, *, source: str = "labels.csv") -> ParseResult:
     for line, row in enumerate(reader, start=2):
         if not row or all(not cell.strip() for cell in row):
             continue
-        try:
-            fields = {name: row[i] for name, i in index.items()}
-        except IndexError:
-            result.errors.append(FormatError(f"expected {len(header)} fields, found {len(row)}", source=source, line=line))
+        if len(row) != len(header):
+            result.errors.append(
+                FormatError(
+                    f"expected {len(header)} fields, found {len(row)}",
+                    source=source,
+                    line=line,
+                    hint="quote the annotations field; it contains commas",
+                )
+            )
             continue
+        fields = {name: row[i] for name, i in index.items()}
         try:
             result.drafts.append(_draft(fields, line))
         except (FormatError, InvalidRecordError) as exc:
@@ -109,7 +117,7 @@ def parse_annotations(text: str) -> tuple[Box, ...]:
     """Parse the Python-literal box list; never evaluates code."""
     try:
         value = ast.literal_eval(text.strip() or "[]")
-    except (ValueError, SyntaxError) as exc:
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as exc:
         raise FormatError(
             f"annotations are not a Python literal list: {text[:60]!r}",
             hint="write them as [{'class_id': 0, 'top': y, 'left': x, 'height': h, 'width': w}, ...]",
