@@ -1,0 +1,125 @@
+"""The label store on S3 (moto's server on loopback): the same table, the same answers.
+
+The S3 server runs in its own process: delta-rs holds the GIL in some calls
+(reading the commit history), so a server thread inside the test process would
+never get to answer them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from qiloop.core.records import Box, LabelRecord, LabelStatus
+from qiloop.labelstore import LabelStore
+
+boto3 = pytest.importorskip("boto3")
+pytest.importorskip("moto.server")
+
+pytestmark = pytest.mark.s3
+
+SERVER = (
+    "from moto.server import ThreadedMotoServer as S; import time; "
+    "S(ip_address='127.0.0.1', port={port}).start(); time.sleep(3600)"
+)
+CREDENTIALS = {"key": "testing", "secret": "testing", "region": "us-east-1"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-c", SERVER.format(port=port)], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail("the moto S3 server did not start")
+            time.sleep(0.1)
+    url = f"http://127.0.0.1:{port}"
+    boto3.client(
+        "s3", endpoint_url=url, aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    ).create_bucket(Bucket="qiloop")
+    yield url
+    server.kill()
+    server.wait(timeout=10)
+
+
+def s3_store(endpoint: str, name: str) -> LabelStore:
+    return LabelStore.from_url(f"s3://qiloop/{name}", storage_options={"endpoint_url": endpoint, **CREDENTIALS})
+
+
+T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def record(worker: int, i: int, hours: float = 0, status: LabelStatus = LabelStatus.APPROVED) -> LabelRecord:
+    return LabelRecord(
+        image_uri=f"w{worker}/{i}.jpg",
+        image_sha256=hashlib.sha256(f"{worker}-{i}".encode()).hexdigest(),
+        image_width=100,
+        image_height=100,
+        image_depth=3,
+        annotations=(Box(class_id=0, left=1, top=1, width=5, height=5),),
+        event_time=T0 + timedelta(seconds=i, hours=hours),
+        status=status,
+    )
+
+
+def test_store_on_s3(endpoint):
+    store = s3_store(endpoint, "labels")
+    assert store.version() is None and store.latest() == []
+    assert store.storage_options["AWS_ENDPOINT_URL"] == endpoint
+    first = store.append([record(0, i) for i in range(20)])
+    assert (first.version, first.written) == (1, 20)
+    assert store.append([record(0, i) for i in range(20)]).written == 0
+    moment = datetime.now(timezone.utc)
+    fix = record(0, 3, hours=1, status=LabelStatus.REJECTED)
+    assert store.append([fix]).version == 2
+    assert len(store.latest()) == 19
+    assert len(store.latest(as_of=1)) == 20
+    assert len(store.latest(as_of=moment)) == 20
+    assert [r.status for r in store.history(fix.image_sha256)] == [LabelStatus.APPROVED, LabelStatus.REJECTED]
+    snap = store.snapshot(as_of=1)
+    assert len(store.records(snap.record_ids, version=snap.label_store_version)) == 20
+    assert [v.version for v in store.versions()] == [0, 1, 2]
+    assert store.stats()["records"] == 21
+    store.compact()
+    assert len(store.latest(as_of=1)) == 20 and len(store.latest()) == 19
+
+
+def append_batches(endpoint: str, name: str, worker: int, start) -> list[int | None]:
+    """Run in a child process: five appends of 20 records."""
+    store = s3_store(endpoint, name)
+    start.wait()
+    return [store.append([record(worker, b * 20 + j) for j in range(20)]).version for b in range(5)]
+
+
+def test_two_processes_append_to_s3_at_once(endpoint):
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager:
+        start = manager.Event()
+        with ctx.Pool(2) as pool:
+            pending = [pool.apply_async(append_batches, (endpoint, "concurrent", w, start)) for w in range(2)]
+            time.sleep(1.0)
+            start.set()
+            versions = [v for p in pending for v in p.get(timeout=300)]
+    store = s3_store(endpoint, "concurrent")
+    assert store.stats()["records"] == 200
+    assert sorted(versions) == list(range(1, 11))
+    assert [v.version for v in store.versions()] == list(range(11))
