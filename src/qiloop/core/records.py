@@ -8,7 +8,6 @@ validates itself on construction, so an invalid box never reaches a store.
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated
@@ -163,19 +162,22 @@ class LabelRecord(_Record):
         return self
 
     def content_id(self) -> str:
-        """A stable id from what the record says (not when it was written)."""
-        payload = {
-            "image": self.image_sha256,
-            "event_time": self.event_time.timestamp(),
-            "job": self.labeling_job,
-            "status": self.status.value,
-            "boxes": [[b.class_id, b.left, b.top, b.width, b.height, b.score] for b in self.annotations],
-            "annotators": list(self.annotators),
-            "verifier": self.verifier,
-            "source": self.source.value,
-        }
-        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-        return digest[:32]
+        """A stable id from what the record says (not when it was written).
+
+        The repr of a tuple of primitives is unambiguous and stable across
+        Python versions (floats print as their shortest round-trip form).
+        """
+        payload = (
+            self.image_sha256,
+            self.event_time.timestamp(),
+            self.labeling_job,
+            self.status.value,
+            tuple((b.class_id, b.left, b.top, b.width, b.height, b.score) for b in self.annotations),
+            self.annotators,
+            self.verifier,
+            self.source.value,
+        )
+        return hashlib.sha256(repr(payload).encode()).hexdigest()[:32]
 
 
 class DatasetSnapshot(_Record):

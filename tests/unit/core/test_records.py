@@ -75,6 +75,11 @@ def test_record_id_is_content_derived_and_stable():
     assert label(record_id="explicit").record_id == "explicit"
 
 
+def test_record_id_is_pinned():
+    # Ids are stored: changing how they are derived would duplicate every re-imported record.
+    assert label().record_id == "e702ec7a76bdd0a301bb091412083e81"
+
+
 def test_times_normalise_to_utc():
     naive = label(event_time=datetime(2022, 7, 7, 13, 4, 32))
     assert naive.event_time == T0
