@@ -48,6 +48,7 @@ class Settings(BaseSettings):
         description="Regex on an image's file name; its 'group' (or first) capture keeps related images "
         "in one data split. Names that do not match are their own group.",
     )
+    classes: list[str] = Field(default=["scratch"], min_length=1, description="Label class names; index = class id.")
     max_image_pixels: int = Field(default=64_000_000, gt=0, description="Larger images are refused as bombs.")
 
     @classmethod

@@ -189,3 +189,46 @@ def stats(home: HomeOption = None, json_out: JsonOption = False) -> None:
             value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "-"
         table.add_row(key, str(value))
     console.print(table)
+
+
+@app.command("export")
+def export(
+    fmt: Annotated[str, typer.Option("--format", help="yolo, coco, groundtruth or labels-csv.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder (YOLO) or file to write.")],
+    as_of: AsOf = None,
+    version: Version = None,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Export the latest approved label of every image, as of a time or version.
+
+    YOLO copies the images and splits them train/val/test by group (a stable
+    hash: a group never changes split as data grows); the other formats refer
+    to images by their image-store URI.
+    """
+    from qiloop.labelstore.exporter import export_labels
+
+    settings, images, labels = _stores(home)
+    summary = export_labels(labels, images, fmt, out, as_of=as_of_arg(as_of, version), classes=settings.classes)
+    if json_out:
+        print_json(
+            {
+                "path": str(summary.path),
+                "format": summary.format,
+                "label_store_version": summary.label_store_version,
+                "images": summary.images,
+                "boxes": summary.boxes,
+                "splits": summary.splits,
+                "errors": [str(e) for e in summary.errors],
+            }
+        )
+    else:
+        splits = ", ".join(f"{k} {v}" for k, v in sorted(summary.splits.items()))
+        console.print(
+            f"{summary.images} images, {summary.boxes} boxes from label-store version "
+            f"{summary.label_store_version} → {summary.path}" + (f" ({splits})" if splits else "")
+        )
+        for error in summary.errors:
+            err_console.print(f"[red]not exported[/] {error}", highlight=False)
+    if summary.errors:
+        raise typer.Exit(4)

@@ -12,7 +12,7 @@ import sys
 import typer
 
 from qiloop import __version__
-from qiloop.cli import images, labels, synth
+from qiloop.cli import demo, images, labels, synth
 from qiloop.cli.common import err_console
 from qiloop.core.errors import QiloopError
 
@@ -26,6 +26,7 @@ app = typer.Typer(
 app.add_typer(images.app, name="images")
 app.add_typer(labels.app, name="labels")
 app.command("synth")(synth.synth)
+app.command("demo")(demo.demo)
 
 
 def _version(value: bool) -> None:
@@ -44,7 +45,7 @@ def _root(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI, turning qiloop errors into a message, a hint and an exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        rc = app(args=argv, standalone_mode=False)
     except QiloopError as exc:
         err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
         if exc.hint:
@@ -55,14 +56,14 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         err_console.print("aborted")
         return 130
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
-    return 0
+    except typer.TyperException as exc:  # usage errors: unknown command or option, missing argument
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err_console.print(f"error: {exc}")
+        return getattr(exc, "exit_code", 2)
+    return rc if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":
