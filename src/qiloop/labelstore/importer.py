@@ -10,6 +10,7 @@ reported with its line and never stops the rest.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -22,6 +23,8 @@ from qiloop.labelstore.formats.labels_csv import REFERENCE_PREFIX, map_prefix
 
 class ImageSink(Protocol):
     def ingest_bytes(self, data: bytes, *, name: str, source: str = ..., captured_at=...) -> ImageRecord: ...
+
+    def batch(self) -> AbstractContextManager: ...
 
 
 class RecordSink(Protocol):
@@ -68,14 +71,15 @@ def resolve_records(
     read = read or (lambda ref: Path(ref).read_bytes())
     records: list[LabelRecord] = []
     errors: list[QiloopError] = list(parsed.errors)
-    for draft in parsed.drafts:
-        try:
-            records.append(_resolve(draft, images, images_root, prefix, source, read))
-        except QiloopError as exc:
-            errors.append(exc)
-        finally:
-            if progress:
-                progress()
+    with images.batch():  # one image-index commit per batch, not per image
+        for draft in parsed.drafts:
+            try:
+                records.append(_resolve(draft, images, images_root, prefix, source, read))
+            except QiloopError as exc:
+                errors.append(exc)
+            finally:
+                if progress:
+                    progress()
     return records, errors
 
 

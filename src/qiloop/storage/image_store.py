@@ -151,6 +151,15 @@ class ImageStore:
         """
         return self._ingestion.one(data, name=name, source=source, captured_at=captured_at)
 
+    def batch(self):
+        """A block in which :meth:`ingest_bytes` commits index rows in batches, not one by one.
+
+        Example:
+            >>> with store.batch():  # doctest: +SKIP
+            ...     records = [store.ingest_bytes(b, name=n) for n, b in frames]
+        """
+        return self._ingestion.batch()
+
     def compact(self) -> None:
         """Merge the index's small files (one per ingest batch) and checkpoint it."""
         self._index.compact()

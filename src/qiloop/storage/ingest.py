@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePath
@@ -87,6 +88,25 @@ class Ingestion:
         self.max_pixels = max_pixels
         self.batch_size = max(1, batch_size)
         self.workers = max(1, workers)
+        self._batch: dict[str, ImageRecord] | None = None
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Defer the index commits of :meth:`one` to the end of the block (or every ``batch_size``).
+
+        Bytes are still written at once, and the rows are committed on leaving
+        the block even when it raises: every record handed out is then indexed.
+        """
+        if self._batch is not None:  # nested: the outer block commits
+            yield
+            return
+        self._index.refresh()
+        self._batch = {}
+        try:
+            yield
+        finally:
+            pending, self._batch = self._batch, None
+            self._commit(pending)
 
     def run(
         self, paths: Iterable[str | Path], *, source: str, captured_at: datetime | None, progress: bool
@@ -112,6 +132,11 @@ class Ingestion:
 
     def one(self, data: bytes, *, name: str, source: str, captured_at: datetime | None) -> ImageRecord:
         """Ingest one in-memory image; see :meth:`ImageStore.ingest_bytes`."""
+        if self._batch is not None:
+            _, record = self._accept(self._check(data, name), source, captured_at, self._batch)
+            if len(self._batch) >= self.batch_size:
+                self._commit(self._batch)
+            return record
         self._index.refresh()
         pending: dict[str, ImageRecord] = {}
         _, record = self._accept(self._check(data, name), source, captured_at, pending)
@@ -164,5 +189,7 @@ class Ingestion:
         return False, record
 
     def _commit(self, pending: dict[str, ImageRecord]) -> None:
+        if not pending:
+            return
         self._index.append([to_row(r, blob_key(r.sha256, r.format)) for r in pending.values()])
         pending.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -262,3 +263,31 @@ def test_compact_keeps_every_image(tmp_path, images):
     table = DeltaTable(str(tmp_path / "s" / "_index"))
     assert len(table.file_uris()) == 1
     assert ImageStore.from_url(str(tmp_path / "s")).list() == records
+
+
+
+def _png(i: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8 + i, 8), (i, 0, 0)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_batch_defers_index_commits_and_indexes_everything(tmp_path):
+    store = ImageStore.from_url(str(tmp_path / "store"), batch_size=3)
+    start = DeltaTable(str(tmp_path / "store" / "_index")).version()
+    with store.batch():
+        records = [store.ingest_bytes(_png(i), name=f"f{i}.png") for i in range(7)]
+        again = store.ingest_bytes(_png(0), name="same.png")
+    assert again.sha256 == records[0].sha256
+    # 7 new rows in batches of 3: three commits, not seven.
+    assert DeltaTable(str(tmp_path / "store" / "_index")).version() - start == 3
+    reopened = ImageStore.from_url(str(tmp_path / "store"))
+    assert len(reopened) == 7 and all(r.sha256 in reopened for r in records)
+
+
+def test_batch_commits_rows_even_when_the_block_raises(tmp_path):
+    store = ImageStore.from_url(str(tmp_path / "store"))
+    with pytest.raises(RuntimeError), store.batch():
+        record = store.ingest_bytes(_png(1), name="a.png")
+        raise RuntimeError("caller failed")
+    assert record.sha256 in ImageStore.from_url(str(tmp_path / "store"))
