@@ -40,8 +40,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_image_ingest.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs
+	$(BIN)/ruff format --check src tests benchmarks docs
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks

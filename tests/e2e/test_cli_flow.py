@@ -14,7 +14,8 @@ pytestmark = pytest.mark.slow
 
 def qiloop(home: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "qiloop.cli.main", *args, "--home", str(home)] if args[0] != "synth"
+        [sys.executable, "-m", "qiloop.cli.main", *args, "--home", str(home)]
+        if args[0] != "synth"
         else [sys.executable, "-m", "qiloop.cli.main", *args],
         capture_output=True,
         text=True,
@@ -97,5 +98,7 @@ def test_errors_have_meaningful_exit_codes(world, args, code, fragment):
 
 def test_help_explains_every_command():
     for args in [(), ("images",), ("labels",), ("labels", "import"), ("synth",), ("demo",)]:
-        done = subprocess.run([sys.executable, "-m", "qiloop.cli.main", *args, "--help"], capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "qiloop.cli.main", *args, "--help"], capture_output=True, text=True
+        )
         assert done.returncode == 0 and "Usage" in done.stdout, (args, done.stderr)

@@ -5,10 +5,23 @@ import sys
 
 import pytest
 
-HEAVY = ["torch", "ultralytics", "mlflow", "dagster", "fastapi", "sqlalchemy", "deltalake", "polars", "pyarrow", "fsspec"]
+HEAVY = [
+    "torch",
+    "ultralytics",
+    "mlflow",
+    "dagster",
+    "fastapi",
+    "sqlalchemy",
+    "deltalake",
+    "polars",
+    "pyarrow",
+    "fsspec",
+]
 
 
-@pytest.mark.parametrize("module", ["qiloop.core.records", "qiloop.core.geometry", "qiloop.core.detections", "qiloop.settings"])
+@pytest.mark.parametrize(
+    "module", ["qiloop.core.records", "qiloop.core.geometry", "qiloop.core.detections", "qiloop.settings"]
+)
 def test_core_imports_no_framework(module):
     code = f"import sys, {module}; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
@@ -16,9 +29,6 @@ def test_core_imports_no_framework(module):
 
 
 def test_cli_help_imports_no_data_framework():
-    code = (
-        "import sys; from qiloop.cli.main import app; "
-        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
-    )
+    code = f"import sys; from qiloop.cli.main import app; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"the CLI entry pulled in {out} at import"

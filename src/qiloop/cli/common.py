@@ -61,5 +61,7 @@ def as_of_arg(as_of: str | None, version: int | None):
     from qiloop.core.errors import ConfigurationError
 
     if as_of is not None and version is not None:
-        raise ConfigurationError("give --as-of or --version, not both", hint="one names a time, the other a table version")
+        raise ConfigurationError(
+            "give --as-of or --version, not both", hint="one names a time, the other a table version"
+        )
     return version if version is not None else (parse_time(as_of) if as_of is not None else None)

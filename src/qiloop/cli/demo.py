@@ -70,7 +70,9 @@ def demo(
     latest = sorted(labels.latest(), key=lambda r: r.image_uri)
     now = datetime.now(timezone.utc)
     rejected, adjusted = latest[0], latest[1]
-    verified = dict(event_time=now, verifier="demo-verifier", source=LabelSource.HUMAN, labeling_job="verification/demo")
+    verified = dict(
+        event_time=now, verifier="demo-verifier", source=LabelSource.HUMAN, labeling_job="verification/demo"
+    )
     corrections = [
         _revise(rejected, status=LabelStatus.REJECTED, **verified),
         _revise(adjusted, annotations=adjusted.annotations[:-1], **verified),
@@ -91,7 +93,9 @@ def demo(
     console.print(table)
     console.print(f"  history of {rejected.image_uri}:")
     for r in labels.history(rejected.image_sha256):
-        console.print(f"    {r.event_time:%Y-%m-%d %H:%M:%S}  {r.status.value:<9} {len(r.annotations)} boxes  {r.labeling_job}")
+        console.print(
+            f"    {r.event_time:%Y-%m-%d %H:%M:%S}  {r.status.value:<9} {len(r.annotations)} boxes  {r.labeling_job}"
+        )
 
     _step(6, "the label store and the next labelling job's input")
     stats = labels.stats()

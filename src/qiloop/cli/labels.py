@@ -40,7 +40,9 @@ def import_(
     ] = None,
     fmt: Annotated[
         str | None,
-        typer.Option("--format", help="labels-csv, groundtruth, coco or yolo (default: from the file).", show_default=False),
+        typer.Option(
+            "--format", help="labels-csv, groundtruth, coco or yolo (default: from the file).", show_default=False
+        ),
     ] = None,
     prefix: Annotated[
         str, typer.Option("--prefix", help="Reference prefix replaced by --images-root.")
@@ -100,7 +102,9 @@ def import_(
 def ls(
     as_of: AsOf = None,
     version: Version = None,
-    status: Annotated[str, typer.Option("--status", help="APPROVED, REJECTED, PENDING_VERIFICATION or ANY.")] = "APPROVED",
+    status: Annotated[
+        str, typer.Option("--status", help="APPROVED, REJECTED, PENDING_VERIFICATION or ANY.")
+    ] = "APPROVED",
     limit: Annotated[int, typer.Option("--limit", help="Show at most this many rows.")] = 50,
     home: HomeOption = None,
     json_out: JsonOption = False,
@@ -148,7 +152,9 @@ def history(
 
 
 @app.command("snapshot")
-def snapshot(as_of: AsOf = None, version: Version = None, home: HomeOption = None, json_out: JsonOption = False) -> None:
+def snapshot(
+    as_of: AsOf = None, version: Version = None, home: HomeOption = None, json_out: JsonOption = False
+) -> None:
     """The reproducible dataset identity: table version and approved record ids."""
     _, _, labels = _stores(home)
     snap = labels.snapshot(as_of=as_of_arg(as_of, version))

@@ -78,7 +78,9 @@ class Box(_Record):
         return (self.left, self.top, self.right, self.bottom)
 
     @classmethod
-    def from_xyxy(cls, x1: float, y1: float, x2: float, y2: float, class_id: int = 0, score: float | None = None) -> Box:
+    def from_xyxy(
+        cls, x1: float, y1: float, x2: float, y2: float, class_id: int = 0, score: float | None = None
+    ) -> Box:
         return cls(class_id=class_id, left=x1, top=y1, width=x2 - x1, height=y2 - y1, score=score)
 
     def fits(self, width: int, height: int, tolerance: float = 1e-6) -> bool:
@@ -154,8 +156,7 @@ class LabelRecord(_Record):
         for i, box in enumerate(self.annotations):
             if not box.fits(self.image_width, self.image_height):
                 raise ValueError(
-                    f"annotation {i} {box.xyxy} reaches outside the "
-                    f"{self.image_width}x{self.image_height} image"
+                    f"annotation {i} {box.xyxy} reaches outside the {self.image_width}x{self.image_height} image"
                 )
         if not self.record_id:
             object.__setattr__(self, "record_id", self.content_id())
@@ -214,4 +215,3 @@ class DatasetSnapshot(_Record):
         for rid in sorted(self.record_ids):
             h.update(rid.encode())
         return h.hexdigest()[:16]
-

@@ -61,7 +61,10 @@ def test_clip():
 
 
 def test_detections_round_trip_and_filters():
-    boxes = [Box(class_id=0, left=1, top=2, width=3, height=4, score=0.9), Box(class_id=0, left=1.5, top=2, width=3, height=4, score=0.3)]
+    boxes = [
+        Box(class_id=0, left=1, top=2, width=3, height=4, score=0.9),
+        Box(class_id=0, left=1.5, top=2, width=3, height=4, score=0.3),
+    ]
     det = Detections.from_boxes(boxes)
     assert det.to_boxes() == boxes
     assert len(det.above(0.5)) == 1

@@ -265,7 +265,6 @@ def test_compact_keeps_every_image(tmp_path, images):
     assert ImageStore.from_url(str(tmp_path / "s")).list() == records
 
 
-
 def _png(i: int) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (8 + i, 8), (i, 0, 0)).save(buf, format="PNG")
