@@ -102,3 +102,16 @@ def test_help_explains_every_command():
             [sys.executable, "-m", "qiloop.cli.main", *args, "--help"], capture_output=True, text=True
         )
         assert done.returncode == 0 and "Usage" in done.stdout, (args, done.stderr)
+
+
+def test_demo_runs_start_to_finish(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "qiloop.cli.main", "demo", "--n", "24", "--home", str(tmp_path / "home"), "--fresh"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "point-in-time reads" in done.stdout
+    assert "re-import writes 0" in done.stdout
+    assert "images without an approved label (next labelling job): 2" in done.stdout

@@ -66,7 +66,7 @@ def demo(
     )
     imported_version = result.version
 
-    _step(4, "a verifier corrects three labels later (append-only: nothing is overwritten)")
+    _step(4, "a verifier corrects two labels later (append-only: nothing is overwritten)")
     latest = sorted(labels.latest(), key=lambda r: r.image_uri)
     now = datetime.now(timezone.utc)
     rejected, adjusted = latest[0], latest[1]
@@ -78,7 +78,10 @@ def demo(
         _revise(adjusted, annotations=adjusted.annotations[:-1], **verified),
     ]
     fix = labels.append(corrections)
-    console.print(f"  rejected {rejected.image_uri}, adjusted {adjusted.image_uri} → version {fix.version}")
+    names = {r.sha256: r.original_name for r in (images.get(rejected.image_sha256), images.get(adjusted.image_sha256))}
+    console.print(
+        f"  rejected {names[rejected.image_sha256]}, adjusted {names[adjusted.image_sha256]} → version {fix.version}"
+    )
 
     _step(5, "point-in-time reads")
     before = now - timedelta(microseconds=1)
@@ -91,7 +94,7 @@ def demo(
         snap = labels.snapshot(as_of=as_of)
         table.add_row(name, str(len(snap.record_ids)), str(snap.label_store_version))
     console.print(table)
-    console.print(f"  history of {rejected.image_uri}:")
+    console.print(f"  history of {names[rejected.image_sha256]} (sha256 {rejected.image_sha256[:12]}…):")
     for r in labels.history(rejected.image_sha256):
         console.print(
             f"    {r.event_time:%Y-%m-%d %H:%M:%S}  {r.status.value:<9} {len(r.annotations)} boxes  {r.labeling_job}"
