@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     label_store_url: str = Field(default="", description="Label store: the Delta table's folder or s3:// URL.")
     labeling_db_url: str = Field(default="", description="Labelling service database (SQLAlchemy URL).")
     mlflow_tracking_uri: str = Field(default="", description="MLflow tracking URI.")
+    mlflow_artifact_root: str = Field(default="", description="Where MLflow stores artefacts (folder or s3://).")
     mqtt_url: str | None = Field(default=None, description="MQTT broker URL; unset starts an embedded broker.")
     s3_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (MinIO, moto, ...).")
     group_pattern: str = Field(
@@ -86,6 +87,8 @@ class Settings(BaseSettings):
             self.labeling_db_url = f"sqlite:///{home / 'labeling.db'}"
         if not self.mlflow_tracking_uri:
             self.mlflow_tracking_uri = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
+        if not self.mlflow_artifact_root and not self.mlflow_tracking_uri.startswith(("http://", "https://")):
+            self.mlflow_artifact_root = str(home / "mlflow" / "artifacts")
         return self
 
     def storage_options(self, url: str) -> dict[str, str]:
