@@ -86,8 +86,9 @@ def batched_nms(boxes, scores, class_ids, iou_threshold: float = 0.45, max_detec
     c = np.asarray(class_ids).reshape(-1)
     if len(b) == 0:
         return np.zeros(0, dtype=np.int64)
-    # Offset each class into its own coordinate region, the usual trick.
-    offset = (c.astype(np.float64) * (b.max() + 1.0))[:, None]
+    # Shift each class into its own coordinate region, the usual trick; the span
+    # covers negative coordinates too, so no two classes' regions overlap.
+    offset = (c.astype(np.float64) * (b.max() - b.min() + 1.0))[:, None]
     keep = nms(b + offset, scores, iou_threshold, max_detections)
     return keep
 

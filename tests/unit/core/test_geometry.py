@@ -85,3 +85,9 @@ def test_detections_round_trip_and_filters():
 def test_detections_validate(xyxy, scores, classes, fragment):
     with pytest.raises(InvalidRecordError, match=fragment):
         Detections(np.array(xyxy, dtype=float), np.array(scores), None if classes is None else np.array(classes))
+
+
+def test_batched_nms_keeps_classes_apart_with_negative_coordinates():
+    boxes = [[-50, -50, -10, -10], [-49, -49, -10, -10], [-48, -50, -10, -10]]
+    kept = batched_nms(boxes, [0.9, 0.8, 0.7], [0, 1, 2], 0.5)
+    assert sorted(kept.tolist()) == [0, 1, 2]

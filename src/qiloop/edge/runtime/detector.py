@@ -1,0 +1,165 @@
+"""The ONNX Runtime detector: a model package in, detections out.
+
+``OnnxDetector.from_package`` does the I/O (verify the package, build the
+session, run a test inference); ``OnnxDetector(session, manifest)`` takes a
+ready session, so tests and servers can supply their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from qiloop.core.detections import Detections
+from qiloop.core.errors import InvalidRecordError, NotFoundError, require
+from qiloop.core.package import ModelManifest, read_manifest
+from qiloop.edge.runtime.postprocess import decode
+from qiloop.edge.runtime.preprocess import as_rgb_array, letterbox
+
+FP32_FILE = "model.onnx"
+INT8_FILE = "model.int8.onnx"
+
+
+class OnnxDetector:
+    """Runs a YOLOv8 model package on images: letterbox, forward, decode.
+
+    Args:
+        session: An ``onnxruntime.InferenceSession`` (or anything with its
+            ``run``/``get_inputs`` interface) for the package's model.
+        manifest: The package's manifest: classes, input size, thresholds.
+        model_file: Which file of the package the session runs (for reports).
+
+    Example:
+        >>> detector = OnnxDetector.from_package("packages/scratch-3", threads=1)  # doctest: +SKIP
+        >>> detector.detect(open("tag.jpg", "rb").read()).scores  # doctest: +SKIP
+    """
+
+    def __init__(self, session, manifest: ModelManifest, *, model_file: str = FP32_FILE) -> None:
+        self.session = session
+        self.manifest = manifest
+        self.model_file = model_file
+        self._input = session.get_inputs()[0].name
+        self.ready = False
+
+    @classmethod
+    def from_package(
+        cls,
+        path: str | Path,
+        *,
+        threads: int | None = None,
+        int8: bool = False,
+        providers: Sequence[str] | None = None,
+    ) -> OnnxDetector:
+        """Load a verified package and return a detector that has passed a test inference.
+
+        Args:
+            path: The package folder (``manifest.json`` and its ONNX files).
+            threads: ONNX Runtime intra-op threads; ``None`` lets it use every core.
+            int8: Run ``model.int8.onnx`` instead of ``model.onnx``.
+            providers: Execution providers in order of preference (CPU by default).
+
+        Raises:
+            NotFoundError: Not a package, or it lacks the requested model file.
+            InvalidRecordError: A file's sha256 differs from the manifest, the model
+                cannot be loaded, or its input/output shapes contradict the manifest.
+            MissingDependencyError: onnxruntime is not installed.
+        """
+        ort = require("onnxruntime", "edge")
+        folder = Path(path)
+        manifest = read_manifest(folder, verify=True)
+        model_file = INT8_FILE if int8 else FP32_FILE
+        if model_file not in manifest.files:
+            raise NotFoundError(
+                f"model package {folder} has no {model_file}",
+                hint="run without --int8, or rebuild the package with INT8 export",
+            )
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.inter_op_num_threads = 1
+        if threads is not None:
+            options.intra_op_num_threads = int(threads)
+        try:
+            session = ort.InferenceSession(
+                str(folder / model_file), sess_options=options, providers=list(providers or ["CPUExecutionProvider"])
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise InvalidRecordError(
+                f"ONNX Runtime cannot load {folder / model_file}: {exc}", hint="rebuild or download the package again"
+            ) from exc
+        detector = cls(session, manifest, model_file=model_file)
+        detector.check()
+        return detector
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.manifest.classes)
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """The model's input ``(height, width)``."""
+        return (self.manifest.input_height, self.manifest.input_width)
+
+    def check(self) -> None:
+        """Test inference on a blank image; the detector is ``ready`` only after it passes."""
+        shape = self.session.get_inputs()[0].shape
+        fixed = [d for d in shape[2:] if isinstance(d, int)]
+        if len(fixed) == 2 and tuple(fixed) != self.input_size:
+            raise InvalidRecordError(
+                f"the model expects {fixed[0]}x{fixed[1]} input but the manifest says "
+                f"{self.input_size[0]}x{self.input_size[1]}",
+                hint="the manifest does not belong to this model; rebuild the package",
+            )
+        blank = np.full((*self.input_size, 3), self.manifest.preprocessing.pad_value, np.uint8)
+        output = self.forward(letterbox(blank, self.input_size)[0])
+        expected = 4 + len(self.manifest.classes)
+        if output.ndim != 3 or output.shape[:2] != (1, expected):
+            raise InvalidRecordError(
+                f"the model outputs {output.shape}, expected (1, {expected}, anchors) "
+                f"for {len(self.manifest.classes)} class(es)",
+                hint="the manifest's classes do not match the model; rebuild the package",
+            )
+        self.ready = True
+
+    def forward(self, tensor: np.ndarray) -> np.ndarray:
+        """Run the model on a ``(1, 3, h, w)`` float32 tensor; the raw output."""
+        return self.session.run(None, {self._input: tensor})[0]
+
+    def detect(
+        self,
+        image,
+        *,
+        confidence: float | None = None,
+        iou: float | None = None,
+        max_detections: int | None = None,
+    ) -> Detections:
+        """Detections in original image pixels for one image.
+
+        Args:
+            image: A PIL image, an ``HxWx3`` uint8 RGB array, encoded bytes, or a path.
+            confidence, iou, max_detections: Override the package's thresholds.
+
+        Raises:
+            ImageRejectedError: The image cannot be read.
+        """
+        limits = self.manifest.thresholds
+        rgb = as_rgb_array(image)
+        tensor, ratio, pad = letterbox(rgb, self.input_size, self.manifest.preprocessing.pad_value)
+        return decode(
+            self.forward(tensor),
+            confidence=limits.confidence if confidence is None else confidence,
+            iou=limits.iou if iou is None else iou,
+            max_detections=limits.max_detections if max_detections is None else max_detections,
+            ratio=ratio,
+            pad=pad,
+            image_size=rgb.shape[:2],
+        )
+
+    def detect_batch(self, images: Iterable, **overrides) -> list[Detections]:
+        """:meth:`detect` for each image, in order (the models are exported with batch 1)."""
+        return [self.detect(image, **overrides) for image in images]
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        return f"OnnxDetector({m.name!r} v{m.version or '?'}, {self.model_file}, {m.input_width}x{m.input_height})"

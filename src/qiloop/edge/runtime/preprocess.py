@@ -1,0 +1,102 @@
+"""Pre-processing: an image becomes the model's NCHW float tensor.
+
+The geometry reproduces ultralytics' ``LetterBox`` (scale to fit, keep the aspect
+ratio, pad centred with grey 114, the same rounding of the size and the same
+split of odd padding) and the resampling is OpenCV's bilinear resize
+(:mod:`qiloop.edge.runtime.resize`), so a model sees here the very pixels it
+saw when it was validated.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from qiloop.core.errors import ImageRejectedError
+from qiloop.edge.runtime.resize import resize_bilinear
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """Where the image lies inside the model input.
+
+    Attributes:
+        ratio: ``(x, y)`` scale from original pixels to input pixels.
+        pad: ``(left, top)`` padding in input pixels.
+        size: ``(height, width)`` of the scaled image before padding.
+    """
+
+    ratio: tuple[float, float]
+    pad: tuple[int, int]
+    size: tuple[int, int]
+
+
+def as_rgb_array(image) -> np.ndarray:
+    """An ``HxWx3`` uint8 RGB array from a PIL image, an array, encoded bytes or a path.
+
+    Raises:
+        ImageRejectedError: The bytes or file are not a readable image, or the
+            array has the wrong shape or type.
+    """
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+            raise ImageRejectedError(
+                "<array>",
+                f"expected an HxWx3 uint8 RGB array, got {image.dtype} of shape {image.shape}",
+                hint="convert the frame to 8-bit RGB first",
+            )
+        return np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
+    if isinstance(image, Image.Image):
+        return np.asarray(image.convert("RGB"))
+    name = str(image) if isinstance(image, (str, Path)) else "<bytes>"
+    try:
+        source = io.BytesIO(image) if isinstance(image, (bytes, bytearray, memoryview)) else Path(image)
+        with Image.open(source) as opened:
+            opened.load()
+            return np.asarray(opened.convert("RGB"))
+    except (UnidentifiedImageError, ImportError) as exc:
+        # ImportError: a process that also loaded ultralytics has Image.open patched to
+        # look for a HEIF plugin when a format is unknown.
+        raise ImageRejectedError(name, "not a readable image: unknown format", hint="send a JPEG or PNG") from exc
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageRejectedError(name, f"not a readable image: {exc}", hint="send a complete JPEG or PNG") from exc
+
+
+def letterbox_geometry(shape: tuple[int, int], new_shape: tuple[int, int]) -> Letterbox:
+    """Scale and padding that fit an image of ``shape`` (h, w) into ``new_shape`` (h, w).
+
+    Example:
+        >>> letterbox_geometry((300, 450), (320, 448))
+        Letterbox(ratio=(0.9955555555555555, 0.9966666666666667), pad=(0, 10), size=(299, 448))
+    """
+    h0, w0 = shape
+    h, w = new_shape
+    r = min(h / h0, w / w0)
+    new_w, new_h = max(round(w0 * r), 1), max(round(h0 * r), 1)
+    dw, dh = (w - new_w) / 2, (h - new_h) / 2
+    return Letterbox(ratio=(new_w / w0, new_h / h0), pad=(round(dw - 0.1), round(dh - 0.1)), size=(new_h, new_w))
+
+
+def letterbox(image, new_shape: tuple[int, int], pad_value: int = 114) -> tuple[np.ndarray, tuple, tuple]:
+    """The model input for ``image``: ``(1, 3, h, w)`` float32 RGB in [0, 1].
+
+    Args:
+        image: Anything :func:`as_rgb_array` reads.
+        new_shape: The model's input ``(height, width)``.
+        pad_value: Grey level of the padding.
+
+    Returns:
+        ``(tensor, ratio, pad)``: ``ratio`` is ``(x, y)`` input pixels per original
+        pixel, ``pad`` is ``(left, top)`` in input pixels; together they map boxes back.
+    """
+    rgb = as_rgb_array(image)
+    geometry = letterbox_geometry(rgb.shape[:2], new_shape)
+    canvas = np.full((*new_shape, 3), pad_value, dtype=np.uint8)
+    left, top = geometry.pad
+    resize_bilinear(rgb, geometry.size, out=canvas[top : top + geometry.size[0], left : left + geometry.size[1]])
+    tensor = canvas.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255)
+    return tensor, geometry.ratio, geometry.pad

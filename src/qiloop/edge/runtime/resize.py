@@ -1,0 +1,118 @@
+"""Bilinear resize of 8-bit images, bit-exact with OpenCV's ``INTER_LINEAR``.
+
+Models trained by ultralytics saw images resized by OpenCV; resizing the same
+way on the device keeps its scores equal to the validated ones without
+shipping OpenCV. OpenCV works in fixed point: weights in 1/2048, a horizontal
+pass, then a vertical pass that drops 4 bits, multiplies keeping the high 16
+bits, and rounds by 2 bits. This module does the same arithmetic in NumPy.
+
+Large temporaries are the cost here (fresh multi-megabyte arrays fault their
+pages in on every call), so each thread keeps a small cache of plans holding
+the indices, weights and work buffers for a (source, target) size.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+COEF_BITS = 11
+COEF_SCALE = 1 << COEF_BITS
+_MAX_PLANS = 8
+
+
+def axis_weights(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices ``i0``, ``i1`` and the fixed-point weight of ``i0`` along one axis.
+
+    Half-pixel centres, computed in float32 as OpenCV does; positions outside
+    the image repeat the edge pixel.
+    """
+    pos = ((np.arange(dst) + 0.5) * (src / dst) - 0.5).astype(np.float32)
+    i0 = np.floor(pos).astype(np.int64)
+    frac = pos - i0
+    frac[(i0 < 0) | (i0 >= src - 1)] = 0
+    i0 = i0.clip(0, src - 1)
+    i1 = np.minimum(i0 + 1, src - 1)
+    w1 = np.rint(frac * COEF_SCALE).astype(np.int32)
+    return i0, i1, (COEF_SCALE - w1).astype(np.int32)
+
+
+class _Plan:
+    """Indices, weights and buffers for one (source, target) size; used by one thread."""
+
+    def __init__(self, src_shape: tuple[int, int, int], size: tuple[int, int]) -> None:
+        (sh, sw, c), (h, w) = src_shape, size
+        y0, y1, wy0 = axis_weights(sh, h)
+        x0, x1, wx0 = axis_weights(sw, w)
+        channels = np.arange(c)
+        self.cols0 = (x0[:, None] * c + channels).ravel()
+        self.cols1 = (x1[:, None] * c + channels).ravel()
+        self.wx0 = np.repeat(wx0, c)
+        self.wx1 = COEF_SCALE - self.wx0
+        self.y0, self.y1 = y0, y1
+        self.wy0 = wy0[:, None]
+        self.wy1 = COEF_SCALE - self.wy0
+        self.src = np.empty((sh, sw * c), np.int32)
+        self.h0, self.h1 = np.empty((sh, w * c), np.int32), np.empty((sh, w * c), np.int32)
+        self.v0, self.v1 = np.empty((h, w * c), np.int32), np.empty((h, w * c), np.int32)
+        self.shape = (h, w, c)
+
+    def run(self, image: np.ndarray, out: np.ndarray) -> None:
+        np.copyto(self.src, image.reshape(image.shape[0], -1), casting="unsafe")
+        h0, h1, v0, v1 = self.h0, self.h1, self.v0, self.v1
+        np.take(self.src, self.cols0, axis=1, out=h0)
+        h0 *= self.wx0
+        np.take(self.src, self.cols1, axis=1, out=h1)
+        h1 *= self.wx1
+        h0 += h1
+        h0 >>= 4
+        np.take(h0, self.y0, axis=0, out=v0)
+        v0 *= self.wy0
+        v0 >>= 16
+        np.take(h0, self.y1, axis=0, out=v1)
+        v1 *= self.wy1
+        v1 >>= 16
+        v0 += v1
+        v0 += 2
+        v0 >>= 2
+        np.copyto(out, v0.reshape(self.shape), casting="unsafe")
+
+
+class _Plans(threading.local):
+    def __init__(self) -> None:
+        self.by_size: dict[tuple, _Plan] = {}
+
+
+_plans = _Plans()
+
+
+def resize_bilinear(image: np.ndarray, size: tuple[int, int], out: np.ndarray | None = None) -> np.ndarray:
+    """Resize an ``HxWxC`` uint8 array to ``size`` (h, w) like ``cv2.resize(..., INTER_LINEAR)``.
+
+    Args:
+        image: The source pixels.
+        size: Target ``(height, width)``.
+        out: Where to write the result (``h x w x C`` uint8, may be a view);
+            a new array when omitted.
+
+    Example:
+        >>> resize_bilinear(np.full((2, 2, 3), 200, np.uint8), (3, 5)).shape
+        (3, 5, 3)
+    """
+    if image.dtype != np.uint8 or image.ndim != 3:
+        raise ValueError(f"expected an HxWxC uint8 array, got {image.dtype} {image.shape}")
+    h, w = size
+    if out is None:
+        out = np.empty((h, w, image.shape[2]), np.uint8)
+    if image.shape[:2] == (h, w):
+        np.copyto(out, image)
+        return out
+    key = (image.shape, (h, w))
+    plan = _plans.by_size.get(key)
+    if plan is None:
+        if len(_plans.by_size) >= _MAX_PLANS:
+            _plans.by_size.clear()
+        plan = _plans.by_size[key] = _Plan(image.shape, (h, w))
+    plan.run(image, out)
+    return out
