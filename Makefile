@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # What `make test` and `make demo` install; grows as parts land.
-EXTRAS ?= data,s3,dev
+EXTRAS ?= data,s3,edge,train,registry,dev
 comma  := ,
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 DEMO_HOME ?= .qiloop-demo
@@ -38,6 +38,7 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_label_store.py
 	$(BIN)/python benchmarks/bench_image_ingest.py
+	$(BIN)/python benchmarks/train_real.py --epochs 60
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks docs

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 pytestmark = pytest.mark.slow
+QILOOP = [sys.executable, "-m", "qiloop.cli.main"]
 
 
 def qiloop(home: Path, *args: str) -> subprocess.CompletedProcess:
@@ -106,7 +107,7 @@ def test_help_explains_every_command():
 
 def test_demo_runs_start_to_finish(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "qiloop.cli.main", "demo", "--n", "24", "--home", str(tmp_path / "home"), "--fresh"],
+        [*QILOOP, "demo", "--n", "80", "--epochs", "1", "--home", str(tmp_path / "home"), "--fresh"],
         capture_output=True,
         text=True,
         timeout=600,
@@ -114,4 +115,7 @@ def test_demo_runs_start_to_finish(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "point-in-time reads" in done.stdout
     assert "re-import writes 0" in done.stdout
-    assert "images without an approved label (next labelling job): 2" in done.stdout
+    assert "images without an approved label (next labelling job): 4" in done.stdout
+    for step in ("dataset", "train", "export", "evaluate", "gate"):
+        assert f"· {step}" in done.stdout
+    assert "parity passed" in done.stdout and "the model registry" in done.stdout

@@ -25,8 +25,9 @@ def demo(
     n: Annotated[int, typer.Option("--n", help="Synthetic images to generate.")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic data.")] = 0,
     fresh: Annotated[bool, typer.Option("--fresh", help="Delete the home folder first.")] = False,
+    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs (quick profile); 0 skips training.")] = 10,
 ) -> None:
-    """Run the loop on embedded defaults: synthesise, ingest, import, correct, query as of a time."""
+    """Run the loop on embedded defaults: synthesise, ingest, import, correct, query, train, gate, register."""
     from qiloop.core.records import LabelSource, LabelStatus
     from qiloop.labelstore import LabelStore
     from qiloop.labelstore.formats import labels_csv
@@ -106,13 +107,81 @@ def demo(
         console.print(f"  {key}: {value}")
     todo = images.unlabeled(labels.labeled_sha256s())
     console.print(f"  images without an approved label (next labelling job): {len(todo)}")
+    if epochs > 0:
+        _train(settings, images, labels, epochs)
     console.print(
         Panel(
             f"done in {time.perf_counter() - started:.1f} s — home: {settings.home}\n"
-            f"try: qiloop labels stats --home {settings.home}",
+            f"try: qiloop labels stats --home {settings.home}\n"
+            f"     qiloop models ls --home {settings.home}\n"
+            f"     mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}",
             title="qiloop demo",
         )
     )
+
+
+def _train(settings, images, labels, epochs: int) -> None:
+    """Steps 7-8: the training pipeline on the quick profile, then the registry."""
+    from rich.progress import Progress
+
+    from qiloop.registry import ModelRegistry
+    from qiloop.training.config import TrainConfig
+    from qiloop.training.gate import GateConfig
+    from qiloop.training.pipeline import run_training
+
+    _step(7, f"train, export, evaluate and gate a model ({epochs} epochs, quick profile, CPU)")
+    config = TrainConfig.resolve(profile="quick", overrides=[f"epochs={epochs}"])
+    # A short demo run reaches a modest mAP; the bar is set for it, and says so.
+    gate = GateConfig(min_map50=0.05, approval="auto")
+    registry = ModelRegistry.from_settings(settings)
+    with Progress(console=console, transient=True) as bar:
+        epoch_task = bar.add_task("training", total=config.epochs)
+        result = run_training(
+            config,
+            gate,
+            labels=labels,
+            images=images,
+            registry=registry,
+            workdir=settings.home / "runs" / "demo",
+            on_step=lambda name: console.print(f"  · {name}"),
+            on_epoch=lambda row: bar.update(
+                epoch_task, completed=int(row.get("epoch", 0)), description=f"training mAP50 {row.get('mAP50', 0):.3f}"
+            ),
+        )
+    e, i8 = result.evaluation.summary(), (result.int8_evaluation.summary() if result.int8_evaluation else {})
+    console.print(
+        f"  test split: mAP50 {e['mAP50']:.3f}, mAP50-95 {e['mAP50-95']:.3f}, precision {e['precision']:.3f}, "
+        f"recall {e['recall']:.3f}" + (f"; INT8 mAP50 {i8['mAP50']:.3f}" if i8 else "")
+    )
+    console.print(
+        f"  package: {result.export.folder} ({result.export.fp32_bytes / 1e6:.1f} MB FP32, "
+        f"{(result.export.int8_bytes or 0) / 1e6:.1f} MB INT8), parity: {result.export.parity.summary()}"
+    )
+    verdict = "passed" if result.decision.passed else "failed: " + "; ".join(result.decision.reasons)
+    console.print(f"  gate (mAP50 ≥ {gate.min_map50}): {verdict}")
+
+    _step(8, "the model registry")
+    versions = (
+        registry.versions(config.name) if result.version is not None or _registered(registry, config.name) else []
+    )
+    if not versions:
+        console.print("  no version registered yet: train longer (qiloop train) or lower the gate's bar")
+        return
+    table = Table("version", "approval", "mAP50", "dataset", "label-store version", "aliases")
+    for v in versions:
+        table.add_row(
+            str(v.version),
+            str(getattr(v.approval, "value", v.approval)),
+            f"{v.metrics.get('mAP50', float('nan')):.3f}",
+            v.dataset_snapshot or "",
+            str(v.label_store_version),
+            ", ".join(v.aliases),
+        )
+    console.print(table)
+
+
+def _registered(registry, name: str) -> bool:
+    return name in registry.names()
 
 
 def _step(number: int, text: str) -> None:

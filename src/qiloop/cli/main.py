@@ -12,7 +12,7 @@ import sys
 import typer
 
 from qiloop import __version__
-from qiloop.cli import demo, images, labels, synth
+from qiloop.cli import demo, evaluate, images, labels, models, synth, train
 from qiloop.cli.common import err_console
 from qiloop.core.errors import QiloopError
 
@@ -25,6 +25,9 @@ app = typer.Typer(
 )
 app.add_typer(images.app, name="images")
 app.add_typer(labels.app, name="labels")
+app.add_typer(models.app, name="models")
+app.command("evaluate")(evaluate.evaluate)
+app.command("train")(train.train)
 app.command("synth")(synth.synth)
 app.command("demo")(demo.demo)
 

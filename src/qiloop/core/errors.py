@@ -99,6 +99,12 @@ class StoreError(QiloopError):
     exit_code = 6
 
 
+class ParityError(QiloopError):
+    """An exported model does not reproduce the trained model's detections."""
+
+    exit_code = 1
+
+
 def require(package: str, extra: str):
     """Import an optional dependency or raise :class:`MissingDependencyError`.
 

@@ -73,8 +73,16 @@ def export_labels(
     return summary
 
 
-def _yolo(records, images, out: Path, classes, ratios, summary: ExportSummary) -> None:
-    by_uri, items, names = {}, [], set()
+def yolo_items(records: Sequence[LabelRecord], images, ratios: Mapping[str, float] = DEFAULT_RATIOS):
+    """``(record, split, file name)`` for each record: the split of its image's group, a unique name.
+
+    The one place that assigns YOLO splits, shared by :func:`export_labels` and
+    the training dataset build. The split comes from the image's ``group``
+    (:func:`~qiloop.core.splits.split_of`), so a group never moves between
+    exports; the name is the image's original file name, prefixed with its
+    content hash when two images share a name.
+    """
+    items, names = [], set()
     for record in records:
         image = images.get(record.image_sha256)
         split = split_of(image.group, ratios)
@@ -82,8 +90,14 @@ def _yolo(records, images, out: Path, classes, ratios, summary: ExportSummary) -
         if name in names:  # the same file name in two folders: keep both, told apart by content
             name = f"{record.image_sha256[:12]}-{name}"
         names.add(name)
-        by_uri[record.image_uri] = record.image_sha256
         items.append((record, split, name))
+    return items
+
+
+def _yolo(records, images, out: Path, classes, ratios, summary: ExportSummary) -> None:
+    items = yolo_items(records, images, ratios)
+    by_uri = {record.image_uri: record.image_sha256 for record, _, _ in items}
+    for _, split, _ in items:
         summary.splits[split] = summary.splits.get(split, 0) + 1
     result = yolo_folder.export(out, items, list(classes), lambda uri: images.read_bytes(by_uri[uri]))
     summary.errors.extend(result.errors)

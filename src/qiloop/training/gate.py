@@ -135,6 +135,8 @@ def measure_champion(
     champion = registry.production(name)
     if champion is None:
         return None, None
+    if workdir is not None:
+        Path(workdir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir, prefix="champion-") as tmp:
         package = registry.download(champion.ref, Path(tmp) / "package")
         return champion, {k: float(v) for k, v in evaluate(package).items()}

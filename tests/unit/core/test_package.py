@@ -30,7 +30,7 @@ def test_altered_file_is_refused(package):
 
 def test_missing_file_and_missing_manifest(package, tmp_path_factory):
     (package / "model.int8.onnx").unlink()
-    with pytest.raises(NotFoundError, match="lacks model.int8.onnx"):
+    with pytest.raises(NotFoundError, match=r"lacks model\.int8\.onnx"):
         read_manifest(package)
     with pytest.raises(NotFoundError, match="not a model package"):
         read_manifest(tmp_path_factory.mktemp("empty"))

@@ -1,0 +1,47 @@
+"""decode_tail finds the float-only decode of a YOLO head; calibration tensors match the device's."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+from PIL import Image
+
+from qiloop.training.quantize import calibration_batches, decode_tail
+
+
+def head_graph() -> onnx.GraphProto:
+    """features -> box conv, class conv -> DFL softmax -> DFL conv -> box math; sigmoid scores -> concat."""
+    n = helper.make_node
+    nodes = [
+        n("Conv", ["x", "w_feat"], ["feat"], name="backbone/Conv"),
+        n("Conv", ["feat", "w_box"], ["box_raw"], name="head/cv2/Conv"),
+        n("Conv", ["feat", "w_cls"], ["cls_raw"], name="head/cv3/Conv"),
+        n("Softmax", ["box_raw"], ["dist"], name="head/dfl/Softmax"),
+        n("Conv", ["dist", "w_dfl"], ["ltrb"], name="head/dfl/conv/Conv"),
+        n("Mul", ["ltrb", "stride"], ["box"], name="head/Mul"),
+        n("Sigmoid", ["cls_raw"], ["scores"], name="head/Sigmoid"),
+        n("Concat", ["box", "scores"], ["out"], name="head/Concat", axis=1),
+    ]
+    return helper.make_graph(
+        nodes,
+        "head",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)],
+    )
+
+
+def test_decode_tail_stops_at_the_branch_convolutions():
+    tail = decode_tail(head_graph())
+    assert set(tail) == {"head/Concat", "head/Sigmoid", "head/Mul", "head/dfl/conv/Conv", "head/dfl/Softmax"}
+
+
+def test_calibration_tensors_are_letterboxed_rgb_nchw(tmp_path):
+    pixels = np.zeros((300, 450, 3), dtype=np.uint8)
+    pixels[..., 0] = 255  # pure red
+    path = tmp_path / "red.png"
+    Image.fromarray(pixels).save(path)
+    (tensor,) = list(calibration_batches([path], (320, 448)))
+    assert tensor.shape == (1, 3, 320, 448) and tensor.dtype == np.float32
+    assert tensor[0, 0, 160, 224] == 1.0 and tensor[0, 1, 160, 224] == 0.0  # red stays in channel 0
+    assert np.isclose(tensor[0, :, 0, 0], 114 / 255).all()  # grey padding on top
