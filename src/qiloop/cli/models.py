@@ -99,6 +99,16 @@ def _report(version) -> None:
     console.print(f"{version.ref}: [bold]{version.approval.value}[/]{production}", highlight=False)
 
 
+def _changed(registry, version, json_out: bool) -> None:
+    """Show a version whose approval changed, and where `production` points now."""
+    current = registry.production(version.name)
+    if json_out:
+        print_json({"version": version.model_dump(mode="json"), "production": current.ref if current else None})
+        return
+    _report(version)
+    console.print(f"production: {current.ref if current else 'none'}", highlight=False)
+
+
 @app.command("approve")
 def approve(
     ref: Ref,
@@ -108,13 +118,7 @@ def approve(
 ) -> None:
     """Approve a version; the newest approved version becomes `production`."""
     registry = _registry(home)
-    version = registry.approve(ref, reason)
-    current = registry.production(version.name)
-    if json_out:
-        print_json({"version": version.model_dump(mode="json"), "production": current.ref if current else None})
-        return
-    _report(version)
-    console.print(f"production: {current.ref if current else 'none'}", highlight=False)
+    _changed(registry, registry.approve(ref, reason), json_out)
 
 
 @app.command("reject")
@@ -126,13 +130,7 @@ def reject(
 ) -> None:
     """Reject a version; if it was production, the previous approved version takes over."""
     registry = _registry(home)
-    version = registry.reject(ref, reason)
-    current = registry.production(version.name)
-    if json_out:
-        print_json({"version": version.model_dump(mode="json"), "production": current.ref if current else None})
-        return
-    _report(version)
-    console.print(f"production: {current.ref if current else 'none'}", highlight=False)
+    _changed(registry, registry.reject(ref, reason), json_out)
 
 
 @app.command("download")

@@ -8,6 +8,7 @@ validates itself on construction, so an invalid box never reaches a store.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from enum import Enum
 from typing import Annotated
@@ -39,13 +40,13 @@ class _Record(BaseModel):
             ) from exc
 
 
-def describe(exc: ValidationError) -> str:
-    """One line per problem: ``field.path: message (got value)``."""
+def describe(exc: ValidationError, root: str = "record") -> str:
+    """One line per problem: ``field.path: message (got value)``; ``root`` names a whole-object problem."""
     parts = []
     for err in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in err["loc"]) or "record"
+        where = ".".join(str(p) for p in err["loc"]) or root
         got = err.get("input")
-        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        shown = "" if isinstance(got, Mapping) else f" (got {got!r})"
         parts.append(f"{where}: {err['msg']}{shown}")
     return "; ".join(parts)
 

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from qiloop.core.errors import ConfigurationError
+from qiloop.core.records import describe as describe_fields
 
 
 def section_of(model: type[BaseModel], key: str) -> type[BaseModel] | None:
@@ -105,10 +106,4 @@ def set_dotted(model: type[BaseModel], data: dict[str, Any], key: str, value: An
 
 def describe(exc: ValidationError) -> str:
     """One line per problem: ``dotted.key: message (got value)``."""
-    parts = []
-    for err in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in err["loc"]) or "config"
-        got = err.get("input")
-        shown = "" if isinstance(got, Mapping) else f" (got {got!r})"
-        parts.append(f"{where}: {err['msg']}{shown}")
-    return "; ".join(parts)
+    return describe_fields(exc, root="config")
