@@ -1,0 +1,31 @@
+"""The inference app's delivery path: a durable outbox drained to MQTT at least once.
+
+Imports the standard library, paho-mqtt and ``qiloop.core`` only, so it runs on
+a device with nothing but ``pip install qiloop[edge]``.
+"""
+
+from qiloop.edge.inference.outbox import (
+    Admission,
+    Message,
+    Outbox,
+    OutboxFullError,
+    OutboxStats,
+    Queued,
+    encode_payload,
+    plan_admission,
+)
+from qiloop.edge.inference.publisher import BrokerAddress, MqttPublisher, parse_broker_url
+
+__all__ = [
+    "Admission",
+    "BrokerAddress",
+    "Message",
+    "MqttPublisher",
+    "Outbox",
+    "OutboxFullError",
+    "OutboxStats",
+    "Queued",
+    "encode_payload",
+    "parse_broker_url",
+    "plan_admission",
+]

@@ -1,0 +1,211 @@
+"""Drain the outbox to an MQTT broker, at least once.
+
+One background thread owns the paho client and drives its network loop, so the
+callbacks run on that thread and need no locks. It keeps at most ``max_inflight``
+messages published but unacknowledged; a message leaves the outbox only in
+``on_publish``, i.e. when the broker's PUBACK arrives. When the broker goes away
+the thread reconnects with capped exponential back-off; paho re-sends its
+unacknowledged messages after the reconnect, and a restarted process re-sends
+everything still in the outbox. Duplicates are therefore possible (QoS 1): every
+payload carries ``device_id`` and ``sequence`` so the cloud side drops them.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+
+from qiloop.core.errors import ConfigurationError
+from qiloop.edge.inference.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    """Where the broker listens and how to log in, parsed from a URL."""
+
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+
+
+def parse_broker_url(url: str) -> BrokerAddress:
+    """Parse ``mqtt://[user[:password]@]host[:port]`` (1883) or ``mqtts://…`` (TLS, 8883)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ConfigurationError(f"not an MQTT broker URL: {url!r}", hint="write it like mqtt://127.0.0.1:1883")
+    tls = parts.scheme == "mqtts"
+    try:
+        port = parts.port or (8883 if tls else 1883)
+    except ValueError as exc:
+        raise ConfigurationError(f"bad port in broker URL {url!r}") from exc
+    user = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    return BrokerAddress(parts.hostname, port, tls, user, password)
+
+
+class MqttPublisher:
+    """Publishes the outbox's messages with QoS 1 from a background thread.
+
+    Args:
+        client: A paho client (callback API version 2) that knows its broker
+            (``connect_async`` was called); the publisher connects it.
+        outbox: Where messages wait until the broker acknowledges them.
+        max_inflight: Most messages published and not yet acknowledged.
+        backoff: First and largest wait, in seconds, between reconnect attempts.
+        poll_s: How long one turn of the network loop waits for traffic.
+    """
+
+    def __init__(
+        self,
+        client: mqtt.Client,
+        outbox: Outbox,
+        *,
+        max_inflight: int = 20,
+        backoff: tuple[float, float] = (0.2, 30.0),
+        poll_s: float = 0.05,
+    ) -> None:
+        self.client, self.outbox = client, outbox
+        self.max_inflight, self.backoff, self.poll_s = max_inflight, backoff, poll_s
+        self.connected = False
+        self.connects = 0
+        self._inflight: dict[int, int] = {}  # paho mid -> outbox sequence
+        self._early: set[int] = set()  # mids reported before publish() returned
+        self._cursor = 0  # highest sequence handed to paho by this process
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        outbox: Outbox,
+        client_id: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        keepalive: int = 30,
+        tls_context: ssl.SSLContext | None = None,
+        **options: object,
+    ) -> MqttPublisher:
+        """Build a publisher for a broker URL; credentials in the URL win over the arguments."""
+        address = parse_broker_url(url)
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+        user = address.username or username
+        if user:
+            client.username_pw_set(user, address.password or password)
+        if address.tls:
+            client.tls_set_context(tls_context or ssl.create_default_context())
+        client.max_inflight_messages_set(int(options.get("max_inflight", 20)))  # type: ignore[call-overload]
+        client.connect_async(address.host, address.port, keepalive)
+        return cls(client, outbox, **options)  # type: ignore[arg-type]
+
+    def start(self) -> MqttPublisher:
+        """Start the background thread (once)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="qiloop-mqtt-publisher", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Ask the thread to finish, disconnect cleanly and wait up to ``timeout`` seconds."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until the outbox is empty; True if it drained within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.outbox.depth() > 0:
+            if time.monotonic() > deadline or self._stop.wait(0.05):
+                return self.outbox.depth() == 0
+        return True
+
+    def __enter__(self) -> MqttPublisher:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        """Whether the background thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception:
+            log.exception("the MQTT publisher stopped on an unexpected error; messages stay in the outbox")
+            raise
+
+    def _loop(self) -> None:
+        delay = self.backoff[0]
+        socket_open = False
+        while not self._stop.is_set():
+            if not socket_open:
+                try:
+                    self.client.reconnect()
+                    socket_open = True
+                except OSError as exc:
+                    log.info("broker unreachable (%s); next attempt in %.1f s", exc, delay)
+                    self._stop.wait(delay)
+                    delay = min(delay * 2, self.backoff[1])
+                    continue
+            if self.client.loop(timeout=self.poll_s) != mqtt.MQTT_ERR_SUCCESS:
+                socket_open = self.connected = False
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.backoff[1])
+                continue
+            if self.connected:
+                delay = self.backoff[0]
+                self._fill()
+        if socket_open:
+            self.client.disconnect()
+            self.client.loop(timeout=self.poll_s)
+
+    def _fill(self) -> None:
+        room = self.max_inflight - len(self._inflight)
+        if room <= 0:
+            return
+        for message in self.outbox.pending(room, after=self._cursor):
+            info = self.client.publish(message.topic, message.payload, qos=message.qos)
+            if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:  # not taken; any other code means paho holds it
+                log.warning("paho's queue is full; sequence %d waits", message.sequence)
+                return
+            self._cursor = message.sequence
+            early = info.mid in self._early
+            self._early.discard(info.mid)
+            if early and message.qos == 0:  # paho may report a QoS 0 message sent before publish() returns
+                self.outbox.ack(message.sequence)
+            else:
+                self._inflight[info.mid] = message.sequence
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.warning("broker refused the connection: %s", reason_code)
+            return
+        self.connected = True
+        self.connects += 1
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.connected = False
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        sequence = self._inflight.pop(mid, None)
+        if sequence is not None:
+            self.outbox.ack(sequence)
+        else:
+            self._early.add(mid)
