@@ -23,6 +23,7 @@ from qiloop.training.lineage import git_commit
 from qiloop.training.quantize import quantize_int8
 
 FP32_FILE = "model.onnx"
+RAW_BOX_TOLERANCE = 1.0  # input pixels: box values of the raw head output may differ by this much
 INT8_FILE = "model.int8.onnx"
 
 
@@ -146,7 +147,21 @@ def check_parity(
     iou = Thresholds().iou
     reference = adapter.predict(weights, images, imgsz=input_hw, conf=floor, iou=iou)
     candidate = adapter.predict(onnx_path, images, imgsz=input_hw, conf=floor, iou=iou)
-    return parity.compare_levels(reference, candidate, levels=levels, iou_min=iou_min, score_tol=score_tol)
+    report = parity.compare_levels(reference, candidate, levels=levels, iou_min=iou_min, score_tol=score_tol)
+    score_diff, box_diff = parity.raw_differences(*_raw_outputs(weights, onnx_path, images, input_hw))
+    return parity.with_raw(report, score_diff, box_diff, score_tol, RAW_BOX_TOLERANCE)
+
+
+def _raw_outputs(weights, onnx_path, images, input_hw) -> tuple[list, list]:
+    """Both models' raw head outputs on the same letterboxed input tensors."""
+    import onnxruntime as ort
+
+    from qiloop.edge.runtime.preprocess import letterbox
+
+    tensors = [letterbox(image, input_hw)[0] for image in images]
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return adapter.raw_outputs(weights, tensors), [session.run(None, {name: t})[0] for t in tensors]
 
 
 def evenly(items: Sequence[Any], n: int) -> list[Any]:

@@ -9,14 +9,16 @@ score_tol``, so a box scoring just above the threshold on one side and just
 below on the other is not a failure.
 
 Untrained or weak models may score nothing above the operating confidence; the
-check then steps down to lower confidences (:data:`LEVELS`) so it never passes
-by comparing nothing while the models do detect something.
+check then steps down to lower confidences (:data:`LEVELS`). A model that scores
+nothing at all would still compare no box, so the raw head outputs of both
+models on the same input tensors are compared too (:func:`raw_differences`):
+that part of the check never passes vacuously.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -37,6 +39,8 @@ class ParityReport:
     worst_iou: float
     worst_score_diff: float
     failures: list[str] = field(default_factory=list)
+    raw_score_diff: float = 0.0
+    raw_box_diff: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -46,7 +50,8 @@ class ParityReport:
         verdict = "passed" if self.ok else f"FAILED ({len(self.failures)} unmatched)"
         return (
             f"parity {verdict}: {self.compared} boxes on {self.images} images at confidence {self.conf:g}; "
-            f"worst IoU {self.worst_iou:.4f}, worst score difference {self.worst_score_diff:.4f}"
+            f"worst IoU {self.worst_iou:.4f}, worst score difference {self.worst_score_diff:.4f}; "
+            f"raw outputs differ by at most {self.raw_score_diff:.4f} in score, {self.raw_box_diff:.3f} px in box"
         )
 
 
@@ -123,3 +128,33 @@ def compare_levels(
             return report
     assert report is not None
     return report
+
+
+def raw_differences(reference: Sequence[np.ndarray], candidate: Sequence[np.ndarray]) -> tuple[float, float]:
+    """Largest absolute difference of the class scores and of the box values of two head outputs.
+
+    Outputs are ``(1, 4 + classes, anchors)``: rows 0-3 the box (input pixels), the rest scores.
+
+    Raises:
+        ValueError: the two models' outputs have different shapes.
+    """
+    score, box = 0.0, 0.0
+    for a, b in zip(reference, candidate, strict=True):
+        if a.shape != b.shape:
+            raise ValueError(f"output shapes differ: {a.shape} and {b.shape}")
+        diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+        box = max(box, float(diff[:, :4].max(initial=0.0)))
+        score = max(score, float(diff[:, 4:].max(initial=0.0)))
+    return score, box
+
+
+def with_raw(
+    report: ParityReport, score_diff: float, box_diff: float, score_tol: float, box_tol: float
+) -> ParityReport:
+    """``report`` with the raw-output comparison added; beyond tolerance is a failure."""
+    failures = list(report.failures)
+    if score_diff > score_tol:
+        failures.append(f"raw scores differ by {score_diff:.4f} (at most {score_tol:g} allowed)")
+    if box_diff > box_tol:
+        failures.append(f"raw boxes differ by {box_diff:.3f} px (at most {box_tol:g} allowed)")
+    return replace(report, failures=failures, raw_score_diff=score_diff, raw_box_diff=box_diff)

@@ -209,6 +209,24 @@ def predict(
     return out
 
 
+def raw_outputs(weights: str | Path, tensors: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The torch model's raw head output ``(1, 4 + classes, anchors)`` for each input tensor.
+
+    ``tensors`` are ``(1, 3, h, w)`` float32 model inputs, as the exported ONNX
+    model takes them; the outputs are what the ONNX model must reproduce.
+    """
+    yolo = ultralytics()
+    import torch
+
+    model = yolo.YOLO(str(weights), task="detect").model.float().eval()
+    out = []
+    with torch.no_grad():
+        for tensor in tensors:
+            y = model(torch.from_numpy(np.ascontiguousarray(tensor, dtype=np.float32)))
+            out.append((y[0] if isinstance(y, list | tuple) else y).cpu().numpy())
+    return out
+
+
 def val(
     weights: str | Path,
     data_yaml: str | Path,

@@ -71,3 +71,20 @@ def test_coinciding_boxes_are_matched_by_score():
     """Boxes clipped to the image border can coincide; each must find its own twin."""
     full_low, full_high = (0, 0, 450, 300, 0.30), (0, 0, 450, 300, 0.90)
     assert compare([dets(full_high, full_low)], [dets(full_low, full_high)], conf=0.25).ok
+
+
+def test_raw_differences_and_their_verdict():
+    from qiloop.training import parity
+
+    a = np.zeros((1, 5, 10), dtype=np.float32)
+    b = a.copy()
+    b[0, 4, 3] = 0.05  # one score
+    b[0, 1, 7] = 0.5  # one box value, in input pixels
+    score, box = parity.raw_differences([a], [b])
+    assert score == pytest.approx(0.05) and box == pytest.approx(0.5)
+    empty = parity.ParityReport(images=2, conf=0.01, compared=0, worst_iou=1.0, worst_score_diff=0.0)
+    failed = parity.with_raw(empty, score, box, score_tol=0.02, box_tol=1.0)
+    assert not failed.ok and "raw scores differ" in failed.failures[0]
+    assert parity.with_raw(empty, 0.001, 0.2, score_tol=0.02, box_tol=1.0).ok
+    with pytest.raises(ValueError, match="shapes differ"):
+        parity.raw_differences([a], [np.zeros((1, 6, 10), dtype=np.float32)])
