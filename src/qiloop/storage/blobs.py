@@ -55,6 +55,11 @@ class BlobStore:
         fs, root = fsspec.url_to_fs(url, **fsspec_options(url, storage_options))
         return cls(fs, root, url)
 
+    @property
+    def local(self) -> bool:
+        """True when the blobs are files on this machine's disk."""
+        return self._local
+
     def path(self, key: str) -> str:
         return f"{self.root}/{key}"
 

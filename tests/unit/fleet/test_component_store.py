@@ -1,0 +1,99 @@
+"""Component store and packaging: content addressing, immutability, model and code components."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from io import BytesIO
+
+import pytest
+
+from qiloop.core.components import ComponentKind
+from qiloop.core.errors import ConfigurationError, NotFoundError
+from qiloop.core.package import write_manifest
+from qiloop.fleet.component_store import ComponentStore
+from qiloop.fleet.packaging import CODE_ARCHIVE, inference_component, model_component, source_archive
+
+
+def _package(folder, version="3", weights=b"fp32-weights"):
+    folder.mkdir(parents=True)
+    (folder / "model.onnx").write_bytes(weights)
+    (folder / "model.int8.onnx").write_bytes(b"int8-weights")
+    write_manifest(
+        folder, name="scratch-detector", version=version, classes=["scratch"], input_width=448, input_height=320
+    )
+    return folder
+
+
+@pytest.fixture
+def store(tmp_path):
+    return ComponentStore.from_url(tmp_path / "components")
+
+
+def test_publish_stores_each_content_once_and_reads_back(store, tmp_path):
+    v3 = model_component(store, _package(tmp_path / "p3"))
+    v4 = model_component(store, _package(tmp_path / "p4", version="4", weights=b"new fp32"))
+    assert (v3.kind, v3.version, v4.version) == (ComponentKind.MODEL, "3", "4")
+    assert {f.name for f in v3.files} == {"model.onnx", "model.int8.onnx", "manifest.json"}
+    shared = {f.sha256 for f in v3.files} & {f.sha256 for f in v4.files}
+    assert len(shared) == 1  # the unchanged INT8 file
+    blobs = list((tmp_path / "components" / "blobs").rglob("*"))
+    assert len([b for b in blobs if b.is_file()]) == 5  # 3 + 2 new, not 6
+    assert store.versions("scratch-detector") == ["3", "4"]
+    assert store.latest("scratch-detector") == v4
+    onnx = next(f for f in v3.files if f.name == "model.onnx")
+    assert store.read_file(onnx.sha256) == b"fp32-weights"
+    assert store.local_file(onnx.sha256).read_bytes() == b"fp32-weights"
+
+
+def test_versions_are_immutable_but_republishing_the_same_content_is_fine(store, tmp_path):
+    package = _package(tmp_path / "a")
+    first = model_component(store, package)
+    assert model_component(store, package) == first
+    with pytest.raises(ConfigurationError, match="already published with other content"):
+        model_component(store, _package(tmp_path / "c", weights=b"changed"))
+
+
+def test_missing_components_say_what_exists(store, tmp_path):
+    model_component(store, _package(tmp_path / "a"))
+    with pytest.raises(NotFoundError, match="published versions: 3"):
+        store.get("scratch-detector", "9")
+    assert store.versions("nothing") == [] and store.latest("nothing") is None
+
+
+def test_a_package_without_version_cannot_be_a_component(store, tmp_path):
+    with pytest.raises(ConfigurationError, match="no version"):
+        model_component(store, _package(tmp_path / "a", version=""))
+
+
+def test_source_archive_is_reproducible_and_holds_only_source(tmp_path):
+    root = tmp_path / "qiloop"
+    (root / "edge" / "__pycache__").mkdir(parents=True)
+    (root / "__init__.py").write_text("")
+    (root / "edge" / "app.py").write_text("x = 1\n")
+    (root / "edge" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"junk")
+    (root / "notes.txt").write_text("not code")
+    first = source_archive(root)
+    (root / "edge" / "app.py").touch()  # a new mtime changes nothing
+    assert source_archive(root) == first
+    names = zipfile.ZipFile(BytesIO(first)).namelist()
+    assert names == ["qiloop/__init__.py", "qiloop/edge/app.py"]
+
+
+def test_inference_code_gets_a_new_version_only_when_it_changes(store, tmp_path):
+    root = tmp_path / "src"
+    root.mkdir()
+    (root / "__init__.py").write_text("")
+    one = inference_component(store, model_name="scratch-detector", source=root)
+    assert inference_component(store, model_name="scratch-detector", source=root) == one
+    (root / "__init__.py").write_text("VERSION = 2\n")
+    two = inference_component(store, model_name="scratch-detector", source=root)
+    assert (one.version, two.version) == ("1", "2")
+    assert two.dependencies == {"scratch-detector": ">=1"} and two.lifecycle.unpack == [CODE_ARCHIVE]
+    (archive,) = two.files
+    assert archive.sha256 == hashlib.sha256(source_archive(root)).hexdigest()
+
+
+def test_the_real_source_archive_contains_the_device_entry_points():
+    names = set(zipfile.ZipFile(BytesIO(source_archive())).namelist())
+    assert {"qiloop/cli/main.py", "qiloop/edge/runtime/detector.py", "qiloop/core/records.py"} <= names
