@@ -115,3 +115,33 @@ def show(
         return
     for name, value in data.items():
         console.print(f"[bold]{name:>14}[/]  {value if value is not None else '-'}", highlight=False)
+
+
+@app.command()
+def feedback(
+    device: Annotated[str | None, typer.Option("--device", help="Only images this device sent.")] = None,
+    home: HomeOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List the images devices sent back for labelling: reason, device, model version, pre-labels."""
+    entries = _store(home).feedback.list(device)
+    if json_output:
+        print_json([e.model_dump(mode="json") for e in entries])
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(entries)} feedback image(s)")
+    for column in ("received (UTC)", "sha256", "name", "device", "seq", "reason", "model", "pre-labels"):
+        table.add_column(column, no_wrap=column != "name")
+    for e in entries:
+        table.add_row(
+            f"{e.received_at:%Y-%m-%d %H:%M:%S}",
+            e.image_sha256[:12],
+            e.image_name,
+            e.device_id,
+            str(e.sequence),
+            e.reason,
+            f"{e.model_name}:{e.model_version}",
+            str(len(e.prelabels)),
+        )
+    console.print(table)

@@ -4,6 +4,7 @@ Layout under the store's root (a local folder or any fsspec URL such as ``s3://b
 
     blobs/<sha[:2]>/<sha>.<jpg|png>   the image bytes, named by their sha256
     _index/                           a Delta table, one row per image (see ``storage.index``)
+    _feedback/                        a Delta table, why devices sent images back (see ``storage.feedback``)
 
 The index stores each blob's key relative to the root, so a store can be moved
 or mirrored; records carry the absolute ``uri`` of where the bytes are now.
@@ -32,6 +33,7 @@ from qiloop.core.records import ImageRecord
 from qiloop.settings import Settings
 from qiloop.storage.backends import delta_options
 from qiloop.storage.blobs import BlobStore, blob_key
+from qiloop.storage.feedback import FEEDBACK_FOLDER, FeedbackLog
 from qiloop.storage.grouping import compile_group_pattern
 from qiloop.storage.index import ImageIndex, to_record
 from qiloop.storage.ingest import Ingestion, IngestReport
@@ -53,6 +55,7 @@ class ImageStore:
         max_pixels: Larger images are refused as decompression bombs.
         batch_size: Index rows per commit during :meth:`ingest`.
         workers: Threads that hash, check and store files during :meth:`ingest`.
+        delta_storage_options: delta-rs options for the store's Delta tables (the feedback log).
     """
 
     def __init__(
@@ -64,9 +67,12 @@ class ImageStore:
         max_pixels: int = DEFAULT_MAX_PIXELS,
         batch_size: int = 500,
         workers: int = DEFAULT_WORKERS,
+        delta_storage_options: dict[str, str] | None = None,
     ) -> None:
         self._blobs = blobs
         self._index = index
+        self._delta_options = delta_storage_options or {}
+        self._feedback: FeedbackLog | None = None
         self._ingestion = Ingestion(
             blobs,
             index,
@@ -93,9 +99,16 @@ class ImageStore:
             >>> store = ImageStore.from_url("/tmp/qi/images")  # doctest: +SKIP
         """
         blobs = BlobStore.from_url(url, storage_options)
-        index = ImageIndex.open(f"{blobs.root_url}/{INDEX_FOLDER}", delta_options(url, storage_options))
+        options = delta_options(url, storage_options)
+        index = ImageIndex.open(f"{blobs.root_url}/{INDEX_FOLDER}", options)
         return cls(
-            blobs, index, group_pattern=group_pattern, max_pixels=max_pixels, batch_size=batch_size, workers=workers
+            blobs,
+            index,
+            group_pattern=group_pattern,
+            max_pixels=max_pixels,
+            batch_size=batch_size,
+            workers=workers,
+            delta_storage_options=options,
         )
 
     @classmethod
@@ -112,6 +125,13 @@ class ImageStore:
     @property
     def url(self) -> str:
         return self._blobs.root_url
+
+    @property
+    def feedback(self) -> FeedbackLog:
+        """The feedback area (``_feedback``): why devices sent images back, with their pre-labels."""
+        if self._feedback is None:
+            self._feedback = FeedbackLog.open(f"{self.url}/{FEEDBACK_FOLDER}", self._delta_options)
+        return self._feedback
 
     def __repr__(self) -> str:
         return f"ImageStore({self.url!r}, {len(self)} images)"

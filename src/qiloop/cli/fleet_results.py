@@ -1,0 +1,108 @@
+"""``qiloop collect`` and ``qiloop results``: receive what the fleet reports, and look at it."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qiloop.cli.common import HomeOption, JsonOption, console, print_json, settings_for
+
+results_app = typer.Typer(help="Inspection results the collector stored (from <home>/fleet.db).", no_args_is_help=True)
+
+DbOption = Annotated[
+    Path | None, typer.Option("--db", help="The fleet database (default <home>/fleet.db).", show_default=False)
+]
+
+
+def _line(result) -> str:
+    """One rich line per result: time, device, image, verdict, scores, latency."""
+    colour = "red" if result.verdict == "fail" else "green"
+    scores = ", ".join(f"{d.score:.2f}" for d in result.detections) or "-"
+    return (
+        f"{result.time:%H:%M:%S} [bold]{result.device_id}[/] #{result.sequence} {result.image_name} "
+        f"[{colour}]{result.verdict}[/] scores [{scores}] {result.latency_ms:.0f} ms "
+        f"[dim]{result.model_name}:{result.model_version or '?'}[/]"
+    )
+
+
+def collect(
+    broker: Annotated[
+        str | None, typer.Option("--broker", help="Broker URL (default: the configured QILOOP_MQTT_URL).")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option("--duration", min=0, help="Stop after S seconds (default: run until Ctrl-C).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Do not print each result.")] = False,
+    topic: Annotated[str | None, typer.Option("--topic", help="Results topic (default: the standard one).")] = None,
+    client_id: Annotated[
+        str, typer.Option("--client-id", help="MQTT client id; keep it stable so the broker keeps the session.")
+    ] = "qiloop-collector",
+    db: DbOption = None,
+    home: HomeOption = None,
+) -> None:
+    """Receive results, device status and feedback images; store each once and print results as they arrive."""
+    from qiloop.core.errors import ConfigurationError
+    from qiloop.edge.inference.messages import RESULT_TOPIC
+    from qiloop.fleet.collector import Collector
+
+    settings = settings_for(home)
+    url = broker or settings.mqtt_url
+    if not url:
+        raise ConfigurationError(
+            "no MQTT broker to collect from",
+            hint="pass --broker mqtt://host:port, set QILOOP_MQTT_URL, or start one with `qiloop broker run`",
+        )
+    collector = Collector.connect(url, settings, client_id=client_id, db_path=db, results_topic=topic or RESULT_TOPIC)
+    if not quiet:
+        collector.on_result(lambda r: console.print(_line(r), highlight=False, soft_wrap=True))
+    done = threading.Event()
+    with collector:
+        console.print(f"collecting from {url} ({', '.join(collector.topics)}); Ctrl-C stops", highlight=False)
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the collection, not the command
+            done.wait(duration)
+        stats = collector.stats()
+    console.print(
+        f"{stats.total('received')} received: {stats.total('stored')} stored, {stats.total('duplicate')} duplicate, "
+        f"{stats.total('invalid')} invalid, {stats.total('failed')} failed",
+        highlight=False,
+    )
+
+
+@results_app.command("ls")
+def list_results(
+    device: Annotated[str | None, typer.Option("--device", help="Only this device.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=0, help="Show the newest N results (0: all).")] = 50,
+    db: DbOption = None,
+    home: HomeOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List stored inspection results, newest first."""
+    from qiloop.fleet.results_db import ResultsDB
+
+    with ResultsDB.from_settings(settings_for(home), db) as results_db:
+        rows = results_db.results(device, limit)
+    if json_output:
+        print_json([{**r.message.model_dump(mode="json"), "received_at": r.received_at.isoformat()} for r in rows])
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(rows)} result(s), newest first", caption=str(results_db.path))
+    for column in ("time (UTC)", "device", "seq", "image", "verdict", "scores", "latency", "model"):
+        table.add_column(column, no_wrap=column not in ("image", "scores"))
+    for row in rows:
+        r = row.message
+        table.add_row(
+            f"{r.time:%Y-%m-%d %H:%M:%S}",
+            r.device_id,
+            str(r.sequence),
+            r.image_name,
+            f"[{'red' if r.verdict == 'fail' else 'green'}]{r.verdict}[/]",
+            ", ".join(f"{d.score:.2f}" for d in r.detections),
+            f"{r.latency_ms:.0f} ms",
+            f"{r.model_name}:{r.model_version}",
+        )
+    console.print(table)

@@ -1,0 +1,189 @@
+"""The cloud side of the device messages: subscribe, de-duplicate, store, count.
+
+A :class:`Collector` holds one paho client with a persistent session
+(``clean_session=False``, QoS 1 subscriptions): while it is away the broker
+keeps what the devices publish for it, and a restarted collector with the same
+client id receives it. paho acknowledges a QoS 1 message after the message
+callback returns, so a message is on disk (see :mod:`qiloop.fleet.intake`)
+before the broker forgets it.
+
+Everything runs on paho's network thread; :meth:`Collector.stats`,
+:meth:`Collector.wait_idle` and the callbacks' registration are safe from others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from qiloop.core.errors import StoreError
+from qiloop.edge.inference.messages import DEVICE_TOPIC_ROOT, RESULT_TOPIC, InferenceResult
+from qiloop.edge.inference.publisher import parse_broker_url
+from qiloop.fleet.intake import Intake, Outcome
+from qiloop.fleet.results_db import ResultsDB
+from qiloop.settings import Settings
+
+log = logging.getLogger(__name__)
+OUTCOMES = ("received", "stored", "duplicate", "invalid", "failed")
+
+
+@dataclass(frozen=True)
+class CollectorStats:
+    """Counts since the collector started: ``counts[kind][outcome]``, kinds result/status/feedback/unknown."""
+
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def total(self, outcome: str) -> int:
+        """One outcome (``received``, ``stored``, ``duplicate``, ``invalid``, ``failed``) over all kinds."""
+        return sum(c.get(outcome, 0) for c in self.counts.values())
+
+    def of(self, kind: str) -> dict[str, int]:
+        """The counters of one kind (zeros when none arrived)."""
+        return dict(self.counts.get(kind, dict.fromkeys(OUTCOMES, 0)))
+
+
+class Collector:
+    """Receives results, status and feedback images from the fleet and stores each once.
+
+    Args:
+        client: A paho client (callback API version 2, ``clean_session=False``) that knows
+            its broker (``connect_async`` was called); the collector starts its loop.
+        intake: Checks and stores each message; its topics are the ones subscribed to.
+        url: The broker's URL, for messages.
+    """
+
+    def __init__(self, client: mqtt.Client, intake: Intake, *, url: str = "") -> None:
+        self.client, self.intake, self.url = client, intake, url
+        root = intake.device_root
+        self.topics = (intake.results_topic, f"{root}/+/status", f"{root}/+/feedback")
+        self._result_callbacks: list[Callable[[InferenceResult], None]] = []
+        self._counts: dict[str, dict[str, int]] = {}
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self._busy = False
+        self._last_activity = time.monotonic()
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+
+    @classmethod
+    def connect(
+        cls,
+        url: str,
+        settings: Settings,
+        *,
+        client_id: str = "qiloop-collector",
+        db_path: str | Path | None = None,
+        results_topic: str = RESULT_TOPIC,
+        device_root: str = DEVICE_TOPIC_ROOT,
+        keepalive: int = 30,
+    ) -> Collector:
+        """A collector for the broker at ``url`` storing into the fleet database and image store of ``settings``.
+
+        Keep ``client_id`` stable: the broker holds the session (and the messages
+        that arrive while the collector is away) under that id. ``results_topic`` and
+        ``device_root`` (``<root>/+/status``, ``<root>/+/feedback``) are the topics to follow.
+        """
+        from qiloop.storage.image_store import ImageStore
+
+        address = parse_broker_url(url)
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+        if address.username:
+            client.username_pw_set(address.username, address.password)
+        if address.tls:
+            client.tls_set()
+        client.reconnect_delay_set(0.2, 10)
+        client.connect_async(address.host, address.port, keepalive)
+        db = ResultsDB.from_settings(settings, db_path)
+        intake = Intake(db, ImageStore.from_settings(settings), results_topic=results_topic, device_root=device_root)
+        return cls(client, intake, url=url)
+
+    def on_result(self, callback: Callable[[InferenceResult], None]) -> None:
+        """Call ``callback`` (on the network thread) with every newly stored result."""
+        self._result_callbacks.append(callback)
+
+    def start(self, timeout: float = 10.0) -> Collector:
+        """Start the network thread and wait until the broker confirmed the subscriptions.
+
+        Raises:
+            StoreError: The broker did not accept the connection and subscriptions within ``timeout``.
+        """
+        self.client.loop_start()
+        if not self._subscribed.wait(timeout):
+            self.client.loop_stop()
+            raise StoreError(
+                f"no MQTT broker accepted the collector's subscriptions at {self.url or 'the broker'}"
+                f" within {timeout:g} s",
+                hint="check that the broker runs and the URL (mqtt://host:port) is right",
+            )
+        return self
+
+    def stop(self) -> None:
+        """Disconnect (the broker keeps the session), stop the network thread, close the database."""
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.intake.db.close()
+
+    def __enter__(self) -> Collector:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stats(self) -> CollectorStats:
+        """A snapshot of the counters."""
+        with self._lock:
+            return CollectorStats({k: dict(v) for k, v in self._counts.items()})
+
+    def wait_idle(self, timeout: float, quiet: float = 0.5) -> bool:
+        """Wait until no message arrived for ``quiet`` seconds; False if that did not happen within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            now = time.monotonic()
+            if not self._busy and now - self._last_activity >= quiet:
+                return True
+            if now >= deadline:
+                return False
+            time.sleep(min(0.05, quiet))
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            log.warning("the broker refused the collector: %s", reason_code)
+            return
+        client.subscribe([(topic, 1) for topic in self.topics])
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        refused = [str(code) for code in reason_codes if code.is_failure]
+        if refused:
+            log.error("the broker refused subscriptions %s: %s", self.topics, refused)
+            return
+        self._subscribed.set()
+
+    def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        self._busy, self._last_activity = True, time.monotonic()
+        try:
+            self._record(self.intake.handle(msg.topic, msg.payload))
+        finally:
+            self._busy, self._last_activity = False, time.monotonic()
+
+    def _record(self, outcome: Outcome) -> None:
+        with self._lock:
+            counts = self._counts.setdefault(outcome.kind, dict.fromkeys(OUTCOMES, 0))
+            counts["received"] += 1
+            counts[outcome.status] += 1
+        message = outcome.message
+        who = f"{message.device_id}/{message.sequence}" if message is not None else "?"
+        if outcome.status == "invalid":
+            log.warning("dropped an invalid %s message from %s: %s", outcome.kind, who, outcome.reason)
+        elif outcome.status == "stored" and isinstance(message, InferenceResult):
+            for callback in list(self._result_callbacks):
+                try:
+                    callback(message)
+                except Exception:  # a display callback must not stop the intake
+                    log.exception("an on_result callback failed on %s", who)
