@@ -1,0 +1,88 @@
+"""How the fleet controller and the nucleus talk: topics, reports and file URLs.
+
+- Deployments: the controller publishes the :class:`~qiloop.core.deployments.SignedDeployment`
+  JSON *retained* on ``qiloop/deployments/device/<id>`` and ``qiloop/deployments/group/<group>``;
+  a device that connects later (or restarts) receives the latest one at once.
+- Reports: the nucleus publishes a :class:`DeploymentReport` for each state it enters on
+  ``qiloop/devices/<id>/deployments`` (QoS 1, through its durable outbox) and announces
+  itself with a retained :class:`DeviceHello` on ``qiloop/devices/<id>/hello``.
+- Files: the controller serves ``GET <base>/v1/components/<name>/<version>`` (the component
+  document) and ``GET <base>/v1/files/<sha256>`` (a file, by content).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from qiloop.core.deployments import DeploymentState, Target
+
+DEPLOYMENT_ROOT = "qiloop/deployments"
+DEVICE_ROOT = "qiloop/devices"
+REPORT_WILDCARD = f"{DEVICE_ROOT}/+/deployments"
+HELLO_WILDCARD = f"{DEVICE_ROOT}/+/hello"
+
+
+def deployment_topic(target: Target) -> str:
+    return f"{DEPLOYMENT_ROOT}/{target.kind}/{target.name}"
+
+
+def report_topic(device_id: str) -> str:
+    return f"{DEVICE_ROOT}/{device_id}/deployments"
+
+
+def hello_topic(device_id: str) -> str:
+    return f"{DEVICE_ROOT}/{device_id}/hello"
+
+
+def component_url(base: str, name: str, version: str) -> str:
+    return f"{base.rstrip('/')}/v1/components/{name}/{version}"
+
+
+def file_url(base: str, sha256: str) -> str:
+    return f"{base.rstrip('/')}/v1/files/{sha256}"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class DeploymentReport(BaseModel):
+    """One state of one deployment on one device (``sequence`` is the outbox's, for de-duplication)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    kind: Literal["deployment"] = "deployment"
+    time: datetime = Field(default_factory=_now)
+    device_id: str = Field(min_length=1)
+    deployment_id: str
+    target: str
+    deployment_sequence: int = Field(ge=0)
+    state: DeploymentState
+    detail: str = ""
+    running: dict[str, str] = Field(default_factory=dict)
+    bytes_downloaded: int = Field(default=0, ge=0)
+    sequence: int | None = None
+
+    def body(self) -> dict:
+        return self.model_dump(mode="json", exclude={"sequence"})
+
+
+class DeviceHello(BaseModel):
+    """A device's identity, published retained when its nucleus starts."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    kind: Literal["hello"] = "hello"
+    time: datetime = Field(default_factory=_now)
+    device_id: str = Field(min_length=1)
+    groups: list[str] = Field(default_factory=list)
+    public_key: str = ""
+    running: dict[str, str] = Field(default_factory=dict)
+    agent_version: str = ""
+    sequence: int | None = None
+
+    def body(self) -> dict:
+        return self.model_dump(mode="json", exclude={"sequence"})
