@@ -1,79 +1,26 @@
 """The outbox drained to real Mosquitto brokers: all messages arrive, through an outage too.
 
-What makes the outage assertion honest: a broker without a stored session forgets a
-subscriber when it restarts, and would silently discard what the device publishes
-before the subscriber is back. The private broker therefore keeps its state on disk
-(``persistence`` with a save after every change) and the subscriber holds a persistent
-session (``clean_session=False``, QoS 1), so its subscription outlives the broker kill;
-every message the broker acknowledged to the device is either forwarded or stored for
-the subscriber. Duplicates are allowed (QoS 1); the test counts unique sequences.
+The outage test is honest because the private broker keeps its state on disk and the
+subscriber holds a persistent session (see ``tests/mqtt_helpers.py``): every message the
+broker acknowledged to the device is either forwarded or stored for the subscriber.
+Duplicates are allowed (QoS 1); the test counts unique sequences.
 """
 
 from __future__ import annotations
 
-import getpass
-import json
 import shutil
-import socket
-import subprocess
-import threading
 import time
 import uuid
-from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 
+from mqtt_helpers import MOSQUITTO, PrivateBroker, Subscriber, free_port, reachable
 from qiloop.edge.inference import MqttPublisher, Outbox
-
-MOSQUITTO = "/usr/sbin/mosquitto"
-
-
-def _reachable(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Subscriber:
-    """A real paho subscriber that records the sequences it receives (auto-reconnecting)."""
-
-    def __init__(self, port: int, topic: str, *, persistent: bool = False) -> None:
-        self.sequences: list[int] = []
-        self._subscribed = threading.Event()
-        self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"sub-{uuid.uuid4().hex[:8]}", clean_session=not persistent
-        )
-        self.client.reconnect_delay_set(0.1, 0.5)
-        self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
-        self.client.on_subscribe = lambda *_: self._subscribed.set()
-        self.client.on_message = lambda c, u, msg: self.sequences.append(json.loads(msg.payload)["sequence"])
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        assert self._subscribed.wait(10), "the subscriber never got its SUBACK"
-
-    def wait_for(self, expected: set[int], timeout: float) -> set[int]:
-        deadline = time.monotonic() + timeout
-        while not expected <= set(self.sequences) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return expected - set(self.sequences)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 @pytest.mark.broker
 def test_200_messages_reach_a_subscriber_and_the_outbox_drains(tmp_path):
-    if not _reachable(1883):
+    if not reachable(1883):
         pytest.skip("no MQTT broker listening on 127.0.0.1:1883 (start mosquitto to run this test)")
     topic = f"qiloop-test/{uuid.uuid4().hex}"
     box = Outbox(tmp_path / "outbox.sqlite", device_id="cam-1", max_bytes=10_000_000)
@@ -91,35 +38,6 @@ def test_200_messages_reach_a_subscriber_and_the_outbox_drains(tmp_path):
     finally:
         sub.close()
         box.close()
-
-
-class PrivateBroker:
-    """A mosquitto process of our own on a free loopback port, with its state on disk."""
-
-    def __init__(self, folder: Path) -> None:
-        self.port = _free_port()
-        folder.mkdir(parents=True, exist_ok=True)
-        self.config = folder / "mosquitto.conf"
-        self.config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-            f"persistence true\npersistence_location {folder}/\n"
-            "autosave_interval 1\nautosave_on_changes true\n"
-            f"user {getpass.getuser()}\n"  # run as root, mosquitto would drop to a user that cannot write here
-        )
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while not _reachable(self.port):
-            assert self.proc.poll() is None, "the private mosquitto exited at start"
-            assert time.monotonic() < deadline, "the private mosquitto never listened"
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 @pytest.mark.skipif(shutil.which(MOSQUITTO) is None, reason=f"{MOSQUITTO} is not installed")
@@ -163,7 +81,7 @@ def test_a_broker_outage_loses_nothing(tmp_path):
 def test_stop_is_prompt_while_the_broker_is_unreachable(tmp_path):
     box = Outbox(tmp_path / "outbox.sqlite", device_id="cam-1", max_bytes=1000)
     box.put("t", b"waits")
-    pub = MqttPublisher.connect(f"mqtt://127.0.0.1:{_free_port()}", box, "cam-1-dead", backoff=(0.05, 30.0))
+    pub = MqttPublisher.connect(f"mqtt://127.0.0.1:{free_port()}", box, "cam-1-dead", backoff=(0.05, 30.0))
     pub.start()
     time.sleep(1.0)  # several refused attempts, each waiting longer
     started = time.monotonic()

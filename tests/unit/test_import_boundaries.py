@@ -20,7 +20,15 @@ HEAVY = [
 
 
 @pytest.mark.parametrize(
-    "module", ["qiloop.core.records", "qiloop.core.geometry", "qiloop.core.detections", "qiloop.settings"]
+    "module",
+    [
+        "qiloop.core.records",
+        "qiloop.core.geometry",
+        "qiloop.core.detections",
+        "qiloop.settings",
+        "qiloop.edge.inference.app",
+        "qiloop.cli.edge",
+    ],
 )
 def test_core_imports_no_framework(module):
     code = f"import sys, {module}; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"

@@ -18,16 +18,16 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from qiloop.core.errors import ConfigurationError, StoreError
+from qiloop.edge.inference.budget import DROP_ORDER, Admission, DropPolicy, Queued, plan_admission
 
-DropPolicy = Literal["oldest", "newest"]
-#: Under the "oldest" policy, stale status goes first, then results, then everything else (feedback).
-DROP_ORDER: Mapping[str, int] = {"status": 0, "result": 1}
+__all__ = ["DROP_ORDER", "Admission", "DropPolicy", "Message", "Outbox", "OutboxFullError", "OutboxStats", "Queued"]
+__all__ += ["encode_payload", "plan_admission"]
+
 COUNTERS = ("enqueued", "delivered", "dropped", "refused")
 
 _SCHEMA = """
@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (
     kind TEXT NOT NULL, name TEXT NOT NULL, value INTEGER NOT NULL, PRIMARY KEY (kind, name));
+CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, sequence INTEGER NOT NULL, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created);
 """
 
 
@@ -59,24 +61,6 @@ class Message:
 
 
 @dataclass(frozen=True)
-class Queued:
-    """What the drop decision needs to know about a stored message."""
-
-    sequence: int
-    kind: str
-    size: int
-
-
-@dataclass(frozen=True)
-class Admission:
-    """The budget's verdict on one new message: accept it (after evicting some) or refuse it."""
-
-    accept: bool
-    evict: tuple[int, ...] = ()
-    reason: str = ""
-
-
-@dataclass(frozen=True)
 class OutboxStats:
     """Depth, bytes and the exact counters, per kind (``counts[kind][name]``)."""
 
@@ -93,28 +77,6 @@ class OutboxStats:
     def lost(self) -> int:
         """Messages the budget cost: evicted after acceptance plus refused at the door."""
         return self.total("dropped") + self.total("refused")
-
-
-def plan_admission(queued: Iterable[Queued], used: int, size: int, max_bytes: int, policy: DropPolicy) -> Admission:
-    """Decide whether a message of ``size`` bytes fits the budget, and what to evict for it.
-
-    Pure: the outbox calls it inside its write transaction. Under "oldest" the victims
-    are taken by kind (:data:`DROP_ORDER`, status before results before the rest), oldest
-    first within a kind; under "newest" the new message is refused instead.
-    """
-    if size > max_bytes:
-        return Admission(False, reason=f"a {size}-byte message exceeds the whole {max_bytes}-byte budget")
-    if used + size <= max_bytes:
-        return Admission(True)
-    if policy == "newest":
-        return Admission(False, reason=f"the outbox holds {used} of {max_bytes} bytes (policy: refuse newest)")
-    victims: list[int] = []
-    for q in sorted(queued, key=lambda q: (DROP_ORDER.get(q.kind, len(DROP_ORDER)), q.sequence)):
-        if used + size <= max_bytes:
-            break
-        victims.append(q.sequence)
-        used -= q.size
-    return Admission(True, evict=tuple(victims))
 
 
 def encode_payload(body: Mapping[str, object], device_id: str, sequence: int) -> bytes:
@@ -168,7 +130,34 @@ class Outbox:
 
         A mapping payload is JSON-encoded with the ``device_id`` and ``sequence``; bytes are stored as given.
         """
+        message = self._store(topic, payload, kind, qos, None)
+        assert message is not None  # only a key makes a put a no-op
+        return message
+
+    def put_once(
+        self, key: str, topic: str, payload: bytes | Mapping[str, object], *, kind: str = "result", qos: int = 1
+    ) -> Message | None:
+        """:meth:`put` unless a message was already stored under ``key``; then ``None`` and nothing changes.
+
+        The key is written in the same transaction as the message, so work redone after
+        a crash (an image inspected again because the process died before moving it)
+        cannot store a second message. Keys outlive their message; :meth:`prune_keys`
+        forgets old ones.
+        """
+        return self._store(topic, payload, kind, qos, key)
+
+    def prune_keys(self, older_than_s: float) -> int:
+        """Forget idempotency keys stored more than ``older_than_s`` seconds ago; how many went."""
         with self._lock, self._transaction():
+            cursor = self._db.execute("DELETE FROM idempotency WHERE created < ?", (time.time() - older_than_s,))
+        return cursor.rowcount
+
+    def _store(
+        self, topic: str, payload: bytes | Mapping[str, object], kind: str, qos: int, key: str | None
+    ) -> Message | None:
+        with self._lock, self._transaction():
+            if key is not None and self._db.execute("SELECT 1 FROM idempotency WHERE key = ?", (key,)).fetchone():
+                return None
             row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'messages'").fetchone()
             sequence = (row[0] if row else 0) + 1
             data = encode_payload(payload, self.device_id, sequence) if isinstance(payload, Mapping) else bytes(payload)
@@ -185,6 +174,8 @@ class Outbox:
                     "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (sequence, topic, data, qos, kind, created, len(data)),
                 )
+                if key is not None:
+                    self._db.execute("INSERT INTO idempotency VALUES (?, ?, ?)", (key, sequence, created))
                 self._count(kind, "enqueued", 1)
         if not verdict.accept:
             raise OutboxFullError(

@@ -195,3 +195,30 @@ def test_the_inference_package_imports_no_framework():
     code = f"import sys, qiloop.edge.inference; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"qiloop.edge.inference pulled in {out} at import"
+
+
+def test_put_once_stores_a_key_only_once_and_across_restarts(tmp_path):
+    box = _outbox(tmp_path)
+    first = box.put_once("result:a.jpg:ff", "t", {"n": 1})
+    assert first is not None and box.put_once("result:a.jpg:ff", "t", {"n": 2}) is None
+    assert box.ack(first.sequence)  # delivered; the key stays
+    box.close()
+    box = _outbox(tmp_path)
+    assert box.put_once("result:a.jpg:ff", "t", {"n": 3}) is None
+    assert box.put_once("result:b.jpg:ee", "t", {"n": 4}) is not None
+    s = box.stats()
+    assert (s.counts["result"]["enqueued"], s.depth) == (2, 1)  # a skipped put counts nothing
+    assert box.prune_keys(older_than_s=3600) == 0
+    assert box.prune_keys(older_than_s=-1) == 2  # both keys are older than "a second from now"
+    assert box.put_once("result:a.jpg:ff", "t", {"n": 5}) is not None
+    box.close()
+
+
+def test_a_refused_keyed_message_leaves_no_key(tmp_path):
+    box = _outbox(tmp_path, max_bytes=60, drop_policy="newest")
+    assert box.put_once("k1", "t", {"pad": "x" * 10}) is not None
+    with pytest.raises(OutboxFullError):
+        box.put_once("k2", "t", {"pad": "x" * 10})
+    box.ack(1)
+    assert box.put_once("k2", "t", {"pad": "x" * 10}) is not None  # retried once there is room
+    box.close()

@@ -1,0 +1,220 @@
+"""The device inference app: images in, results, status and feedback out through the durable outbox.
+
+Lifecycle: :meth:`InferenceApp.from_config` does the I/O (verify and load the
+model package, open the outbox, prepare the MQTT publisher, open the source);
+:meth:`~InferenceApp.setup` starts the publisher and the status thread;
+:meth:`~InferenceApp.run` inspects images until the source ends, a limit is
+reached or the stop event is set; :meth:`~InferenceApp.teardown` (after the
+current image is finished) publishes a final ``stopped`` status, gives the
+outbox up to ``flush_timeout_s`` to drain, and closes everything. What is not
+delivered stays in the outbox and leaves with the next start.
+
+Every message is stored before it is sent. Results and feedback are stored
+under an idempotency key (the image's name and sha256) in the same transaction,
+so an image inspected again after a crash, before its file was moved, yields no
+second result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+
+from qiloop.core.errors import ImageRejectedError
+from qiloop.edge.inference.config import AppConfig
+from qiloop.edge.inference.feedback import select_feedback
+from qiloop.edge.inference.messages import DetectedBox, FeedbackImage, InferenceResult, feedback_topic, status_topic
+from qiloop.edge.inference.outbox import Outbox, OutboxFullError
+from qiloop.edge.inference.sources import Frame, open_source
+from qiloop.edge.inference.stats import RunningStats, Snapshot
+from qiloop.edge.runtime.preprocess import as_rgb_array
+
+log = logging.getLogger(__name__)
+
+
+class InferenceApp:
+    """Inspects the images of a source and reports them over MQTT.
+
+    Args:
+        config: The app configuration.
+        detector: A ready :class:`~qiloop.edge.runtime.OnnxDetector` (or anything with its
+            ``detect`` and ``manifest``).
+        outbox: The open outbox.
+        publisher: Drains the outbox (``start``, ``flush``, ``stop``), e.g. an
+            :class:`~qiloop.edge.inference.MqttPublisher`.
+        source: Where frames come from (``frames``, ``done``, ``reject``).
+    """
+
+    def __init__(self, config: AppConfig, *, detector, outbox: Outbox, publisher, source) -> None:
+        self.config, self.detector, self.outbox, self.publisher, self.source = (
+            config, detector, outbox, publisher, source
+        )  # fmt: skip
+        limits = detector.manifest.thresholds
+        self.confidence = limits.confidence if config.confidence is None else config.confidence
+        self.defect = limits.defect if config.defect is None else config.defect
+        policy = config.feedback
+        # Detect down to the uncertain band, so feedback sees scores that results leave out.
+        self.detect_floor = min(self.confidence, policy.uncertain_low) if policy.enabled else self.confidence
+        self.stats = RunningStats()
+        self._status_stop = threading.Event()
+        self._status_thread: threading.Thread | None = None
+        self.flushed: bool | None = None  # set by teardown: did the outbox drain in time
+        self.final_outbox = None  # set by teardown: the outbox's counters when it closed
+
+    @classmethod
+    def from_config(cls, config: AppConfig, *, outbox_path: Path | None = None) -> InferenceApp:
+        """Load and verify the package, open the outbox, prepare the publisher and the source.
+
+        Raises:
+            NotFoundError: No package (or model file) at ``config.package``.
+            InvalidRecordError: The package was altered (a sha256 differs) or does not load.
+            ConfigurationError: No broker URL, or an outbox of another device.
+        """
+        from qiloop.core.errors import ConfigurationError
+        from qiloop.edge.inference.publisher import MqttPublisher
+        from qiloop.edge.runtime.detector import OnnxDetector
+
+        if not config.broker:
+            raise ConfigurationError("no MQTT broker configured", hint="pass --broker mqtt://HOST:PORT")
+        path = outbox_path or config.outbox
+        if path is None:
+            raise ConfigurationError("no outbox file configured", hint="set outbox=PATH")
+        detector = OnnxDetector.from_package(config.package, threads=config.threads, int8=config.int8)
+        source = open_source(config.source)
+        outbox = Outbox(path, device_id=config.device_id, max_bytes=config.max_outbox_bytes,
+                        drop_policy=config.drop_policy)  # fmt: skip
+        publisher = MqttPublisher.connect(
+            config.broker, outbox, f"qiloop-{config.device_id}", max_inflight=config.max_inflight,
+            backoff=(0.2, config.reconnect_max_s),
+        )  # fmt: skip
+        return cls(config, detector=detector, outbox=outbox, publisher=publisher, source=source)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Forget old idempotency keys, start the publisher and the periodic status."""
+        self.outbox.prune_keys(self.config.key_retention_s)
+        self.publisher.start()
+        self._put_status("running")
+        self._status_thread = threading.Thread(target=self._status_loop, name="qiloop-status", daemon=True)
+        self._status_thread.start()
+
+    def run(self, stop: threading.Event) -> Snapshot:
+        """Inspect frames until the source ends, ``max_images`` or ``duration_s`` is reached, or ``stop`` is set.
+
+        The frame in hand when ``stop`` is set is finished (stored and moved) first.
+        """
+        timer = None
+        if self.config.duration_s is not None:
+            timer = threading.Timer(self.config.duration_s, stop.set)
+            timer.daemon = True
+            timer.start()
+        try:
+            for frame in self.source.frames(stop):
+                self.handle(frame)
+                if self.config.max_images is not None and self.stats.taken >= self.config.max_images:
+                    break
+                if stop.is_set():
+                    break
+        finally:
+            if timer is not None:
+                timer.cancel()
+        return self.stats.snapshot()
+
+    def teardown(self) -> Snapshot:
+        """Stop the status thread, store a final ``stopped`` status, flush, stop the publisher, close the outbox."""
+        self._status_stop.set()
+        if self._status_thread is not None:
+            self._status_thread.join(5)
+        self._put_status("stopped")
+        self.flushed = self.publisher.flush(self.config.flush_timeout_s)
+        if not self.flushed:
+            log.warning("%d message(s) not yet delivered; they stay in the outbox for the next start",
+                        self.outbox.depth())  # fmt: skip
+        self.publisher.stop()
+        snapshot = self.stats.snapshot()
+        self.final_outbox = self.outbox.stats()
+        self.outbox.close()
+        return snapshot
+
+    # -- one image ---------------------------------------------------------------------------
+
+    def handle(self, frame: Frame) -> InferenceResult | None:
+        """Inspect one frame: store its result (and feedback), then let the source keep/move/delete it."""
+        if frame.error is not None:
+            return self._reject(frame, frame.error)
+        started = time.perf_counter()
+        try:
+            rgb = frame.array if frame.array is not None else as_rgb_array(frame.data)
+            found = self.detector.detect(rgb, confidence=self.detect_floor)
+        except ImageRejectedError as exc:
+            return self._reject(frame, exc.reason)
+        latency_ms = (time.perf_counter() - started) * 1000
+        sha = hashlib.sha256(frame.data).hexdigest()
+        manifest = self.detector.manifest
+        kept = found.above(self.confidence) if self.detect_floor < self.confidence else found
+        boxes = DetectedBox.from_detections(kept, list(manifest.classes))
+        defect = any(b.score >= self.defect for b in boxes)
+        result = InferenceResult(
+            device_id=self.config.device_id, image_name=frame.name, image_sha256=sha, model_name=manifest.name,
+            model_version=manifest.version, detections=boxes, verdict="fail" if defect else "pass",
+            latency_ms=round(latency_ms, 3),
+        )  # fmt: skip
+        stored = self._put(f"result:{frame.name}:{sha}", self.config.results_topic, result.body(), "result")
+        reason = select_feedback(found.scores.tolist(), self.config.feedback, confidence=self.confidence, key=sha)
+        sent = False
+        if reason is not None:
+            prelabels = DetectedBox.from_detections(found, list(manifest.classes))
+            feedback = FeedbackImage(
+                device_id=self.config.device_id, reason=reason, image_name=frame.name, image_sha256=sha,
+                model_name=manifest.name, model_version=manifest.version, prelabels=prelabels,
+                image_b64=FeedbackImage.encode_image(frame.data),
+            )  # fmt: skip
+            topic = feedback_topic(self.config.device_id)
+            sent = self._put(f"feedback:{frame.name}:{sha}", topic, feedback.body(), "feedback") is True
+        self.source.done(frame)
+        self.stats.record(latency_ms, defect=defect, feedback=sent, duplicate=stored is None)
+        return result
+
+    def _reject(self, frame: Frame, reason: str) -> None:
+        self.source.reject(frame, reason)
+        self.stats.reject()
+        return None
+
+    def _put(self, key: str, topic: str, body: dict, kind: str) -> bool | None:
+        """Store a keyed message: True stored, None already stored before (a redone image), False refused."""
+        try:
+            return True if self.outbox.put_once(key, topic, body, kind=kind) is not None else None
+        except OutboxFullError as exc:
+            log.warning("%s", exc.message)
+            return False
+
+    # -- status ------------------------------------------------------------------------------
+
+    def _put_status(self, state: str) -> None:
+        m = self.detector.manifest
+        status = self.stats.status(self.config.device_id, state, model_name=m.name, model_version=m.version,
+                                   outbox=self.outbox.stats())  # fmt: skip
+        try:
+            self.outbox.put(status_topic(self.config.device_id), status.body(), kind="status")
+        except OutboxFullError as exc:
+            log.warning("%s", exc.message)
+
+    def _status_loop(self) -> None:
+        while not self._status_stop.wait(self.config.status_interval_s):
+            self._put_status("running")
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """Make SIGTERM and SIGINT set ``stop`` (call from the main thread); the app then stops cleanly."""
+
+    def handler(signum, _frame) -> None:
+        log.info("received %s; finishing the current image and stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
