@@ -18,6 +18,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from qiloop.cli.common import HomeOption, console, settings_for
+from qiloop.cli.demo_edge import inspect_on_device
 
 
 def demo(
@@ -26,8 +27,9 @@ def demo(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic data.")] = 0,
     fresh: Annotated[bool, typer.Option("--fresh", help="Delete the home folder first.")] = False,
     epochs: Annotated[int, typer.Option("--epochs", help="Training epochs (quick profile); 0 skips training.")] = 10,
+    device_images: Annotated[int, typer.Option("--device-images", help="Camera images the demo device inspects.")] = 24,
 ) -> None:
-    """Run the loop on embedded defaults: synthesise, ingest, import, correct, query, train, gate, register."""
+    """Run the whole loop on embedded defaults: data, labels, training, registry, and a device inspecting images."""
     from qiloop.core.records import LabelSource, LabelStatus
     from qiloop.labelstore import LabelStore
     from qiloop.labelstore.formats import labels_csv
@@ -109,6 +111,7 @@ def demo(
     console.print(f"  images without an approved label (next labelling job): {len(todo)}")
     if epochs > 0:
         _train(settings, images, labels, epochs)
+        inspect_on_device(settings, data_dir / "images", count=device_images, step=lambda text: _step(9, text))
     console.print(
         Panel(
             f"done in {time.perf_counter() - started:.1f} s — home: {settings.home}\n"

@@ -12,7 +12,7 @@ import sys
 import typer
 
 from qiloop import __version__
-from qiloop.cli import demo, evaluate, images, labels, models, synth, train
+from qiloop.cli import broker, demo, edge, evaluate, fleet_results, images, labels, models, serve, synth, train
 from qiloop.cli.common import err_console
 from qiloop.core.errors import QiloopError
 
@@ -26,10 +26,15 @@ app = typer.Typer(
 app.add_typer(images.app, name="images")
 app.add_typer(labels.app, name="labels")
 app.add_typer(models.app, name="models")
+app.add_typer(fleet_results.results_app, name="results")
+app.add_typer(broker.app, name="broker")
+app.add_typer(edge.app, name="edge")
 app.command("evaluate")(evaluate.evaluate)
 app.command("train")(train.train)
 app.command("synth")(synth.synth)
 app.command("demo")(demo.demo)
+app.command("collect")(fleet_results.collect)
+app.command("serve")(serve.serve)
 
 
 def _version(value: bool) -> None:

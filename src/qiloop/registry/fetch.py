@@ -7,7 +7,7 @@ from pathlib import Path
 
 from qiloop.core.errors import ConfigurationError, StoreError
 from qiloop.core.models import ModelVersion
-from qiloop.core.package import read_manifest
+from qiloop.core.package import MANIFEST, read_manifest
 from qiloop.registry.backend import load_mlflow
 
 
@@ -48,6 +48,11 @@ def fetch_package(version: ModelVersion, dest: Path, tracking_uri: str) -> Path:
                 f"the package of {version.ref} differs from the one registered (sha256 mismatch)",
                 hint="the artefact store was altered; register the model again from its run",
             )
+        if manifest.version != str(version.version):
+            # Training writes the package before the registry numbers it; the copy a device
+            # or the endpoint runs says which version it is (manifest.json is not hashed).
+            stamped = manifest.model_copy(update={"version": str(version.version)})
+            (local / MANIFEST).write_text(stamped.model_dump_json(indent=2))
         if dest.exists():
             dest.rmdir()
         local.rename(dest)

@@ -1,0 +1,83 @@
+"""``qiloop serve``: the HTTP inference endpoint for a model package or a registry reference.
+
+FastAPI, uvicorn and ONNX Runtime load inside the command, so importing the
+CLI stays light.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from qiloop.cli.common import HomeOption, console, err_console, settings_for
+
+
+def serve(
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="A model package folder, or a registry reference: NAME@production (default alias), NAME/3.",
+        ),
+    ],
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port to listen on.", min=0, max=65535)] = 8000,
+    workers_threads: Annotated[
+        int | None,
+        typer.Option(
+            "--workers-threads", help="Inference threads, one ONNX session each (default: one per core).", min=1
+        ),
+    ] = None,
+    poll_s: Annotated[
+        float, typer.Option("--poll-s", help="Seconds between registry checks for a new version (0: never).", min=0)
+    ] = 10.0,
+    int8: Annotated[bool, typer.Option("--int8", help="Serve the package's INT8 model.")] = False,
+    max_image_mb: Annotated[
+        float, typer.Option("--max-image-mb", help="Refuse uploads larger than this (413).", min=0.001)
+    ] = 20.0,
+    home: HomeOption = None,
+) -> None:
+    """Serve detections over HTTP: POST /v1/detect, /v1/detect/batch; GET /healthz, /metrics, /v1/model.
+
+    With a registry reference the server follows it: when the alias moves to a
+    newly approved version, that version is downloaded, loaded and test-inferred,
+    then swapped in without dropping requests. Stop with Ctrl-C.
+    """
+    from rich.logging import RichHandler
+
+    from qiloop.core.errors import NotFoundError
+    from qiloop.serving import ModelHolder, RegistrySource, ServeOptions, open_source
+    from qiloop.serving.app import create_app
+    from qiloop.serving.server import serve_forever
+
+    settings = settings_for(home)
+    logger = logging.getLogger("qiloop")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(RichHandler(console=err_console, show_path=False))
+    options = ServeOptions(
+        worker_threads=workers_threads,
+        int8=int8,
+        poll_s=poll_s,
+        max_image_bytes=int(max_image_mb * (1 << 20)),
+        max_image_pixels=settings.max_image_pixels,
+    )
+    source = open_source(model, settings)
+    holder = ModelHolder.for_options(source, options)
+    try:
+        holder.refresh()
+    except NotFoundError as exc:
+        if not isinstance(source, RegistrySource) or poll_s <= 0:
+            raise
+        err_console.print(
+            f"[yellow]no model to serve yet:[/] {exc.message}; checking every {poll_s:g} s", highlight=False
+        )
+    current = holder.current
+    what = f"{current.name} v{current.version} ({current.detectors[0].model_file})" if current else "no model yet"
+    console.print(
+        f"serving {what} on http://{host}:{port} with {options.workers} worker(s) x "
+        f"{options.threads_per_session} thread(s)",
+        highlight=False,
+    )
+    serve_forever(create_app(holder, options), host=host, port=port)
