@@ -93,9 +93,19 @@ class Outbox:
             created for another device is refused.
         max_bytes: Disk budget for queued payloads.
         drop_policy: "oldest" evicts old messages to admit new ones; "newest" refuses new ones.
+        first_sequence: The first sequence of a new file (default: the clock in microseconds,
+            so a replaced file never reuses a sequence the cloud has seen).
     """
 
-    def __init__(self, path: str | Path, *, device_id: str, max_bytes: int, drop_policy: DropPolicy = "oldest") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        device_id: str,
+        max_bytes: int,
+        drop_policy: DropPolicy = "oldest",
+        first_sequence: int | None = None,
+    ) -> None:
         if drop_policy not in ("oldest", "newest"):
             raise ConfigurationError(f"unknown drop policy {drop_policy!r}", hint='use "oldest" or "newest"')
         if max_bytes <= 0:
@@ -111,6 +121,7 @@ class Outbox:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the outbox {self.path}: {exc}", hint="move the file aside") from exc
         self._claim_device()
+        self._start_sequence(first_sequence)
 
     def _transaction(self):
         return _Transaction(self._db)
@@ -124,6 +135,18 @@ class Outbox:
                 f"the outbox {self.path} belongs to device {owner!r}, not {self.device_id!r}",
                 hint="give each device its own outbox file",
             )
+
+    def _start_sequence(self, first: int | None) -> None:
+        """Number a new file's messages from the clock (microseconds), not from 1.
+
+        The cloud drops a message whose ``(device_id, sequence)`` it has seen. A device
+        whose outbox is replaced (re-flashed, or a damaged file moved aside) would
+        otherwise count from 1 again and have its new messages dropped as duplicates.
+        """
+        with self._lock, self._transaction():
+            if self._db.execute("SELECT 1 FROM sqlite_sequence WHERE name = 'messages'").fetchone() is None:
+                start = int(time.time() * 1_000_000) if first is None else int(first)
+                self._db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('messages', ?)", (start - 1,))
 
     def put(self, topic: str, payload: bytes | Mapping[str, object], *, kind: str = "result", qos: int = 1) -> Message:
         """Store a message durably and return it; raises :class:`OutboxFullError` when the budget refuses it.

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from qiloop.edge.inference import Outbox, OutboxFullError, Queued, parse_broker_
 
 def _outbox(tmp_path: Path, **kw) -> Outbox:
     kw.setdefault("max_bytes", 1_000_000)
-    return Outbox(tmp_path / "outbox.sqlite", device_id="cam-1", **kw)
+    return Outbox(tmp_path / "outbox.sqlite", device_id="cam-1", first_sequence=1, **kw)
 
 
 Q = [Queued(1, "result", 10), Queued(2, "status", 10), Queued(3, "feedback", 10), Queued(4, "result", 10)]
@@ -158,7 +159,7 @@ def test_concurrent_puts_from_threads(tmp_path):
 WRITER = """
 import sys
 from qiloop.edge.inference import Outbox
-box = Outbox(sys.argv[1], device_id="cam-1", max_bytes=10**9)
+box = Outbox(sys.argv[1], device_id="cam-1", max_bytes=10**9, first_sequence=1)
 while True:
     m = box.put("t", {"blob": "x" * 2000})
     print(m.sequence, flush=True)
@@ -222,3 +223,15 @@ def test_a_refused_keyed_message_leaves_no_key(tmp_path):
     box.ack(1)
     assert box.put_once("k2", "t", {"pad": "x" * 10}) is not None  # retried once there is room
     box.close()
+
+
+def test_a_new_file_numbers_from_the_clock_so_a_replaced_outbox_never_reuses_a_sequence(tmp_path):
+    before = int(time.time() * 1_000_000)
+    first = Outbox(tmp_path / "a.sqlite", device_id="cam-1", max_bytes=10_000)
+    old = [first.put("t", b"x").sequence for _ in range(3)]
+    first.close()
+    assert before <= old[0] < old[1] < old[2] < 2**53  # exact as a JSON number
+    replaced = Outbox(tmp_path / "b.sqlite", device_id="cam-1", max_bytes=10_000)  # a new file for the same device
+    assert replaced.put("t", b"y").sequence > old[-1]
+    reopened = Outbox(tmp_path / "a.sqlite", device_id="cam-1", max_bytes=10_000)
+    assert reopened.put("t", b"z").sequence == old[-1] + 1  # an existing file keeps counting
