@@ -195,3 +195,58 @@ def test_the_cli_collects_and_lists(tmp_path, capsys):
     assert [r["sequence"] for r in listed] == [3, 2] and listed[0]["verdict"] == "fail"
     assert main(["images", "feedback", "--home", home, "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
+
+
+def _block_image_store(settings: Settings):
+    """Make the image store unwritable for real: a plain file where its blob folder must go."""
+    blobs = settings.home / "images" / "blobs"
+    blobs.parent.mkdir(parents=True, exist_ok=True)
+    blobs.write_bytes(b"in the way")
+    return blobs
+
+
+def test_a_storage_outage_holds_the_message_until_the_store_is_back(fleet, tmp_path):
+    device = Device("cam-4")
+    blocker = _block_image_store(fleet.settings)
+    box = Outbox(tmp_path / "outbox.sqlite", device_id="cam-4", max_bytes=10_000_000)
+    box.put(f"{fleet.device_root}/cam-4/feedback", device.feedback(1, png(4)), kind="feedback")
+    collector = fleet.collector()
+    collector.retry_delays = (0.3,) * 20
+    with collector:
+        threading.Timer(1.0, blocker.unlink).start()  # the store comes back after a second
+        fleet.send(box)
+        deadline = time.monotonic() + 15
+        while collector.stats().of("feedback")["received"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert collector.wait_idle(timeout=15)
+        assert collector.stats().of("feedback") == {
+            "received": 1,
+            "stored": 1,
+            "duplicate": 0,
+            "invalid": 0,
+            "failed": 0,
+        }
+    box.close()
+    assert len(ImageStore.from_settings(fleet.settings).feedback.list("cam-4")) == 1
+
+
+def test_a_message_that_cannot_be_stored_is_kept_in_the_dead_letter_folder(fleet, tmp_path):
+    device = Device("cam-5")
+    _block_image_store(fleet.settings)
+    box = Outbox(tmp_path / "outbox.sqlite", device_id="cam-5", max_bytes=10_000_000)
+    payload = device.feedback(1, png(5))
+    box.put(f"{fleet.device_root}/cam-5/feedback", payload, kind="feedback")
+    collector = fleet.collector()
+    collector.retry_delays = (0.1, 0.1)
+    with collector:
+        fleet.send(box)
+        deadline = time.monotonic() + 15
+        while collector.stats().of("feedback")["received"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert collector.wait_idle(timeout=15)
+        assert collector.stats().of("feedback")["failed"] == 1
+    box.close()
+    (parked,) = (fleet.settings.home / "fleet-dead-letter").iterdir()
+    kept = json.loads(parked.read_text())
+    assert kept["topic"] == f"{fleet.device_root}/cam-5/feedback"
+    assert json.loads(kept["payload"]) == json.loads(payload)  # the whole message, image included

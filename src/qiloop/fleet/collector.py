@@ -5,7 +5,10 @@ A :class:`Collector` holds one paho client with a persistent session
 keeps what the devices publish for it, and a restarted collector with the same
 client id receives it. paho acknowledges a QoS 1 message after the message
 callback returns, so a message is on disk (see :mod:`qiloop.fleet.intake`)
-before the broker forgets it.
+before the broker forgets it. When storing fails (the image store or the
+database is down), the callback retries with back-off and holds the
+acknowledgement meanwhile; a message that still fails is written whole to the
+dead-letter folder before it is acknowledged, so nothing is lost either way.
 
 Everything runs on paho's network thread; :meth:`Collector.stats`,
 :meth:`Collector.wait_idle` and the callbacks' registration are safe from others.
@@ -13,6 +16,7 @@ Everything runs on paho's network thread; :meth:`Collector.stats`,
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -58,8 +62,18 @@ class Collector:
         url: The broker's URL, for messages.
     """
 
-    def __init__(self, client: mqtt.Client, intake: Intake, *, url: str = "") -> None:
+    def __init__(
+        self,
+        client: mqtt.Client,
+        intake: Intake,
+        *,
+        url: str = "",
+        dead_letter: Path | None = None,
+        retry_delays: tuple[float, ...] = (0.5, 1, 2, 4, 8, 15),
+    ) -> None:
         self.client, self.intake, self.url = client, intake, url
+        self.dead_letter, self.retry_delays = dead_letter, retry_delays
+        self._stopping = threading.Event()
         root = intake.device_root
         self.topics = (intake.results_topic, f"{root}/+/status", f"{root}/+/feedback")
         self._result_callbacks: list[Callable[[InferenceResult], None]] = []
@@ -102,7 +116,7 @@ class Collector:
         client.connect_async(address.host, address.port, keepalive)
         db = ResultsDB.from_settings(settings, db_path)
         intake = Intake(db, ImageStore.from_settings(settings), results_topic=results_topic, device_root=device_root)
-        return cls(client, intake, url=url)
+        return cls(client, intake, url=url, dead_letter=settings.home / "fleet-dead-letter")
 
     def on_result(self, callback: Callable[[InferenceResult], None]) -> None:
         """Call ``callback`` (on the network thread) with every newly stored result."""
@@ -126,6 +140,7 @@ class Collector:
 
     def stop(self) -> None:
         """Disconnect (the broker keeps the session), stop the network thread, close the database."""
+        self._stopping.set()
         self.client.disconnect()
         self.client.loop_stop()
         self.intake.db.close()
@@ -168,9 +183,34 @@ class Collector:
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
         self._busy, self._last_activity = True, time.monotonic()
         try:
-            self._record(self.intake.handle(msg.topic, msg.payload))
+            outcome = self.intake.handle(msg.topic, msg.payload)
+            for delay in self.retry_delays:
+                if outcome.status != "failed" or self._stopping.wait(delay):
+                    break
+                log.warning("storing a %s message failed (%s); retrying in %g s", outcome.kind, outcome.reason, delay)
+                outcome = self.intake.handle(msg.topic, msg.payload)
+            if outcome.status == "failed":
+                self._park(msg, outcome)
+            self._record(outcome)
         finally:
             self._busy, self._last_activity = False, time.monotonic()
+
+    def _park(self, msg: mqtt.MQTTMessage, outcome: Outcome) -> None:
+        """Keep a message that could not be stored as a file, to replay once the store is back."""
+        if self.dead_letter is None:
+            log.error(
+                "a %s message could not be stored and there is no dead-letter folder: %s", outcome.kind, outcome.reason
+            )
+            return
+        self.dead_letter.mkdir(parents=True, exist_ok=True)
+        name = f"{time.time_ns()}-{outcome.kind}.json"
+        body = json.dumps(
+            {"topic": msg.topic, "reason": outcome.reason, "payload": msg.payload.decode("utf-8", "replace")}
+        )
+        (self.dead_letter / name).write_text(body)
+        log.error(
+            "a %s message could not be stored (%s); kept in %s", outcome.kind, outcome.reason, self.dead_letter / name
+        )
 
     def _record(self, outcome: Outcome) -> None:
         with self._lock:
