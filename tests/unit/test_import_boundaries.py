@@ -28,9 +28,12 @@ HEAVY = [
         "qiloop.settings",
         "qiloop.edge.inference.app",
         "qiloop.cli.edge",
+        "qiloop.edge.agent.nucleus",
+        "qiloop.cli.agent",
+        "qiloop.edge.runtime.detector",
     ],
 )
-def test_core_imports_no_framework(module):
+def test_device_and_core_modules_import_no_framework(module):
     code = f"import sys, {module}; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"{module} pulled in {out}"

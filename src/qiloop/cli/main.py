@@ -12,7 +12,7 @@ import sys
 import typer
 
 from qiloop import __version__
-from qiloop.cli import broker, demo, edge, evaluate, fleet_results, images, labels, models, serve, synth, train
+from qiloop.cli import agent, broker, demo, edge, evaluate, fleet_results, images, labels, models, serve, synth, train
 from qiloop.cli.common import err_console
 from qiloop.core.errors import QiloopError
 
@@ -29,6 +29,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(fleet_results.results_app, name="results")
 app.add_typer(broker.app, name="broker")
 app.add_typer(edge.app, name="edge")
+app.add_typer(agent.app, name="agent")
 app.command("evaluate")(evaluate.evaluate)
 app.command("train")(train.train)
 app.command("synth")(synth.synth)

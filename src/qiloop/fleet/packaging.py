@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import stat
 import zipfile
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def source_archive(root: str | Path | None = None) -> bytes:
             if path.is_dir() or "__pycache__" in path.parts or path.suffix not in (".py", ".typed"):
                 continue
             info = zipfile.ZipInfo(f"qiloop/{path.relative_to(root).as_posix()}", date_time=_EPOCH)
-            info.external_attr = 0o644 << 16
+            info.external_attr = (stat.S_IFREG | 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, path.read_bytes())
     return buffer.getvalue()

@@ -72,8 +72,8 @@ def _extract(archive: Path, dest: Path, limits: UnpackLimits) -> int:
         total, files = 0, 0
         for info in members:
             rel = safe_member_path(info.filename)
-            mode = info.external_attr >> 16
-            if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            kind = stat.S_IFMT(info.external_attr >> 16)  # 0: no type recorded, a plain entry
+            if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
                 raise UnsafeArchiveError(f"archive entry {info.filename!r} is a link or special file")
             target = dest.joinpath(*rel.parts)
             if info.is_dir():

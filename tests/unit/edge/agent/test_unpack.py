@@ -25,6 +25,19 @@ def _zip(path, entries):
 REG = stat.S_IFREG | 0o644
 
 
+def test_entries_without_a_recorded_file_type_are_plain_files(tmp_path):
+    archive = _zip(tmp_path / "a.zip", [("a.py", b"x", 0o644), ("b.py", b"y", 0)])
+    assert unpack_zip(archive, tmp_path / "out") == 2
+
+
+def test_the_real_inference_code_archive_unpacks(tmp_path):
+    from qiloop.fleet.packaging import source_archive
+
+    (tmp_path / "code.zip").write_bytes(source_archive())
+    assert unpack_zip(tmp_path / "code.zip", tmp_path / "out") > 50
+    assert (tmp_path / "out" / "qiloop" / "cli" / "main.py").is_file()
+
+
 def test_a_clean_archive_unpacks_into_a_new_folder(tmp_path):
     archive = _zip(tmp_path / "a.zip", [("qiloop/__init__.py", b"", REG), ("qiloop/edge/app.py", b"x = 1\n", REG)])
     assert unpack_zip(archive, tmp_path / "out") == 2
