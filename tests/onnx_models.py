@@ -26,9 +26,12 @@ def build_yolo_onnx(folder: Path, input_size: tuple[int, int], *, classes: int =
     """Export a seeded ``yolov8n`` with ``classes`` classes at ``input_size`` (h, w); the ONNX path."""
     _offline()
     import torch
-    import ultralytics
     import yaml
-    from ultralytics import YOLO
+
+    from qiloop.training.ultralytics_adapter import ultralytics as load_ultralytics
+
+    ultralytics = load_ultralytics()  # offline, and with PIL.Image.open left as PIL made it
+    YOLO = ultralytics.YOLO
 
     folder.mkdir(parents=True, exist_ok=True)
     cfg = yaml.safe_load((Path(ultralytics.__file__).parent / "cfg/models/v8/yolov8.yaml").read_text())
