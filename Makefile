@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # What `make test` and `make demo` install; grows as parts land.
-EXTRAS ?= data,s3,edge,train,registry,dev
+EXTRAS ?= data,s3,edge,label,train,registry,serve,broker,dev
 comma  := ,
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 DEMO_HOME ?= .qiloop-demo
 
-.PHONY: help venv install demo test test-fast bench lint format clean
+.PHONY: help venv install demo test test-fast bench bench-edge lint format clean
 
 help:
 	@echo "make demo   - install and run the whole loop on embedded defaults (home: $(DEMO_HOME))"
@@ -39,6 +39,12 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_label_store.py
 	$(BIN)/python benchmarks/bench_image_ingest.py
 	$(BIN)/python benchmarks/train_real.py --epochs 60
+	$(BIN)/python benchmarks/bench_edge_latency.py
+	$(BIN)/python benchmarks/bench_edge_footprint.py
+
+bench-edge: $(STAMP)
+	$(BIN)/python benchmarks/bench_edge_latency.py
+	$(BIN)/python benchmarks/bench_edge_footprint.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks docs

@@ -13,6 +13,7 @@ import typer
 
 from qiloop import __version__
 from qiloop.cli import agent, broker, demo, edge, evaluate, fleet_results, images, labels, models, serve, synth, train
+from qiloop.cli import label as label_commands
 from qiloop.cli.common import err_console
 from qiloop.core.errors import QiloopError
 
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 app.add_typer(images.app, name="images")
 app.add_typer(labels.app, name="labels")
+app.add_typer(label_commands.app, name="label")
 app.add_typer(models.app, name="models")
 app.add_typer(fleet_results.results_app, name="results")
 app.add_typer(broker.app, name="broker")

@@ -1,0 +1,180 @@
+"""Consolidating N annotators' boxes for one image into one set of boxes.
+
+Three steps, all pure:
+
+1. **Cluster.** Boxes of the same class from different annotators are grouped;
+   a cluster holds at most one box per annotator. Candidate pairs (IoU at or
+   above the threshold) are taken highest IoU first, and two clusters merge when
+   they share no annotator and the mean IoU over all their cross pairs still
+   reaches the threshold (greedy average linkage). Optimal N-way matching is the
+   multi-dimensional assignment problem, NP-hard for N ≥ 3; Hungarian matching
+   solves only two sides at a time, so chaining it annotator by annotator makes
+   the result depend on annotator order. The greedy rule is order-free,
+   deterministic, O(K² log K) in the K boxes of an image (a few dozen), and the
+   average linkage stops chains of boxes that overlap only their neighbours.
+2. **Vote.** A cluster is kept when at least ``quorum`` annotators drew it
+   (default: a majority, ``N // 2 + 1``).
+3. **Merge.** A kept cluster becomes one box whose corners are the average of
+   its members' corners weighted by each annotator's reliability (from gold
+   checks), so a sloppy annotator pulls the box less. Its ``score`` is the
+   cluster's support: the members' share of the total reliability weight.
+
+The image's **agreement** is the mean, over all pairs of annotators, of the F1
+score at IoU 0.5 between their two box sets (2·matches / (|a| + |b|); two empty
+sets agree fully). It is 1 when everyone drew the same boxes, 0 when no box of
+anyone matches anyone else's, and 1 for a single annotator.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from qiloop.core.errors import ConfigurationError, InvalidRecordError
+from qiloop.core.records import Box
+from qiloop.labeling.overlap import f1, same_class_iou, xyxy
+
+MIN_WEIGHT = 1e-6  # an annotator with zero reliability still breaks ties instead of dividing by zero
+
+
+@dataclass(frozen=True)
+class ConsolidatedBox:
+    """One box of the consolidated label and where it came from.
+
+    Attributes:
+        box: The merged box; its ``score`` is ``support``.
+        annotators: The annotators whose boxes formed it, sorted.
+        support: Their share of all annotators' reliability weight, in [0, 1].
+        mean_iou: Mean IoU between the members' boxes (1.0 for a single box).
+    """
+
+    box: Box
+    annotators: tuple[str, ...]
+    support: float
+    mean_iou: float
+
+
+@dataclass(frozen=True)
+class Consolidation:
+    """The consolidated label of one image."""
+
+    boxes: tuple[ConsolidatedBox, ...]
+    agreement: float
+    annotators: tuple[str, ...]
+    quorum: int
+    dropped: int
+
+
+def majority_quorum(annotators: int) -> int:
+    """The smallest majority of ``annotators`` (2 of 3, 2 of 2, 3 of 4, 1 of 1)."""
+    return annotators // 2 + 1
+
+
+def agreement(annotations: Mapping[str, Sequence[Box]], iou_threshold: float = 0.5) -> float:
+    """Mean pairwise F1 at ``iou_threshold`` between annotators (1.0 for fewer than two)."""
+    workers = sorted(annotations)
+    pairs = list(itertools.combinations(workers, 2))
+    if not pairs:
+        return 1.0
+    return float(np.mean([f1(annotations[a], annotations[b], iou_threshold) for a, b in pairs]))
+
+
+def cluster(annotations: Mapping[str, Sequence[Box]], iou_threshold: float = 0.5) -> list[list[tuple[str, Box]]]:
+    """Group boxes across annotators (see the module docstring); each cluster lists ``(annotator, box)``."""
+    rank = {w: i for i, w in enumerate(sorted(annotations))}
+    items = [(w, b) for w in rank for b in sorted(annotations[w], key=_box_key)]
+    if not items:
+        return []
+    boxes = [b for _, b in items]
+    owner = np.asarray([rank[w] for w, _ in items])
+    iou = same_class_iou(boxes, boxes)
+    iou[owner[:, None] == owner[None, :]] = 0.0
+    rows, cols = np.nonzero(np.triu(iou >= iou_threshold, k=1))
+    order = np.lexsort((cols, rows, -iou[rows, cols]))
+    members: dict[int, list[int]] = {k: [k] for k in range(len(items))}
+    of = list(range(len(items)))
+    for k in order:
+        ci, cj = of[rows[k]], of[cols[k]]
+        if ci == cj or set(owner[members[ci]]) & set(owner[members[cj]]):
+            continue
+        if iou[np.ix_(members[ci], members[cj])].mean() < iou_threshold:
+            continue
+        members[ci].extend(members.pop(cj))
+        for m in members[ci]:
+            of[m] = ci
+    return [[items[m] for m in sorted(group)] for group in members.values()]
+
+
+def merge(members: Sequence[tuple[str, Box]], weights: Mapping[str, float]) -> Box:
+    """One box from a cluster: corners averaged with each annotator's weight."""
+    w = np.asarray([max(weights.get(worker, 1.0), MIN_WEIGHT) for worker, _ in members])
+    corners = np.average(xyxy([b for _, b in members]), axis=0, weights=w)
+    return Box.from_xyxy(*corners.tolist(), class_id=members[0][1].class_id)
+
+
+def consolidate(
+    annotations: Mapping[str, Sequence[Box]],
+    weights: Mapping[str, float] | None = None,
+    *,
+    iou_threshold: float = 0.5,
+    quorum: int | None = None,
+) -> Consolidation:
+    """Consolidate one image's annotations (annotator → boxes) into one label.
+
+    Args:
+        annotations: Each annotator's boxes; an empty list means "nothing to mark".
+        weights: Reliability per annotator (≥ 0, e.g. from ``gold.reliability``); missing ones count 1.0.
+        iou_threshold: Boxes overlap enough to be the same object at or above this IoU.
+        quorum: Annotators needed to keep a box; default a majority.
+
+    Example:
+        >>> box = Box(class_id=0, left=10, top=10, width=20, height=5)
+        >>> result = consolidate({"ann": [box], "bob": [box], "cy": []})
+        >>> [b.annotators for b in result.boxes], round(result.agreement, 3)
+        ([('ann', 'bob')], 0.333)
+    """
+    weights = dict(weights or {})
+    _check(annotations, weights, iou_threshold)
+    need = majority_quorum(len(annotations)) if quorum is None else quorum
+    if not 1 <= need <= len(annotations):
+        raise ConfigurationError(
+            f"quorum {need} is impossible with {len(annotations)} annotators",
+            hint=f"choose a quorum between 1 and {len(annotations)}",
+        )
+    total = sum(max(weights.get(w, 1.0), MIN_WEIGHT) for w in sorted(annotations))
+    kept: list[ConsolidatedBox] = []
+    dropped = 0
+    for members in cluster(annotations, iou_threshold):
+        if len(members) < need:
+            dropped += 1
+            continue
+        who = tuple(w for w, _ in members)
+        support = min(1.0, sum(max(weights.get(w, 1.0), MIN_WEIGHT) for w in who) / total)
+        box = merge(members, weights).model_copy(update={"score": support})
+        kept.append(ConsolidatedBox(box, who, support, _mean_iou([b for _, b in members])))
+    kept.sort(key=lambda c: (_box_key(c.box), c.annotators))
+    return Consolidation(tuple(kept), agreement(annotations, 0.5), tuple(sorted(annotations)), need, dropped)
+
+
+def _box_key(box: Box) -> tuple:
+    return (box.class_id, box.top, box.left, box.height, box.width)
+
+
+def _mean_iou(boxes: list[Box]) -> float:
+    if len(boxes) < 2:
+        return 1.0
+    iou = same_class_iou(boxes, boxes)
+    return float(iou[np.triu_indices(len(boxes), k=1)].mean())
+
+
+def _check(annotations: Mapping[str, Sequence[Box]], weights: Mapping[str, float], iou_threshold: float) -> None:
+    if not annotations:
+        raise InvalidRecordError("there are no annotations to consolidate", hint="pass at least one annotator's boxes")
+    if not 0 < iou_threshold <= 1:
+        raise ConfigurationError(f"iou_threshold {iou_threshold} is outside (0, 1]", hint="use e.g. 0.5")
+    bad = {w: v for w, v in weights.items() if not (np.isfinite(v) and v >= 0)}
+    if bad:
+        raise ConfigurationError(f"annotator weights must be finite and >= 0, got {bad}", hint="use reliabilities")

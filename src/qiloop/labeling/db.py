@@ -1,0 +1,158 @@
+"""The labelling service's database: SQLite by default, PostgreSQL (or any SQLAlchemy URL) by configuration.
+
+The schema is created from the ORM models on first open (``create_all``), with
+no migration tool yet; a later schema change needs one (Alembic).
+
+On SQLite every transaction starts with ``BEGIN IMMEDIATE``: the one write lock
+is taken up front, so two processes handing out tasks queue up instead of both
+reading the same free slot (or failing halfway with "database is locked"). On
+PostgreSQL the task queue locks rows with ``FOR UPDATE SKIP LOCKED`` instead.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import DateTime, create_engine, event
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from qiloop.core.errors import ConfigurationError, MissingDependencyError, StoreError
+from qiloop.settings import Settings
+
+
+class Base(DeclarativeBase):
+    """Base of the labelling service's ORM models."""
+
+
+class UtcDateTime(TypeDecorator):
+    """A timestamp stored as naive UTC and read back as an aware UTC datetime, on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class Database:
+    """An engine and a session factory for the labelling service.
+
+    Args:
+        engine: A ready SQLAlchemy engine (tests may pass their own).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def from_url(cls, url: str, *, create: bool = True) -> Database:
+        """Open the database at ``url`` (``sqlite:///path``, ``postgresql://user@host/db``), creating the schema.
+
+        Raises:
+            ConfigurationError: The URL is not a database URL SQLAlchemy knows.
+            StoreError: The database cannot be reached or written.
+        """
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise ConfigurationError(
+                f"labeling_db_url {url!r} is not a database URL", hint="use sqlite:///path or postgresql://user@host/db"
+            ) from exc
+        if parsed.get_backend_name() == "sqlite":
+            engine = _sqlite_engine(parsed)
+        else:
+            engine = create_engine(_with_driver(parsed), pool_pre_ping=True)
+        database = cls(engine)
+        if create:
+            database.create_schema()
+        return database
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        """The database named by ``settings.labeling_db_url``."""
+        return cls.from_url(settings.labeling_db_url)
+
+    def create_schema(self) -> None:
+        """Create every table that does not exist yet."""
+        from qiloop.labeling import models  # noqa: F401  (registers the tables on Base.metadata)
+
+        try:
+            Base.metadata.create_all(self.engine)
+        except OperationalError as exc:
+            raise _unreachable(self.engine, exc) from exc
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed when the block ends, rolled back if it raises."""
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except OperationalError as exc:
+            raise _unreachable(self.engine, exc) from exc
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _sqlite_engine(url) -> Engine:
+    if url.database and url.database != ":memory:":
+        folder = Path(url.database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the folder {folder} for the labelling database: {exc}",
+                hint="set QILOOP_HOME or QILOOP_LABELING_DB_URL to a writable place",
+            ) from exc
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event below issues BEGIN itself
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _with_driver(url):
+    """``postgresql://`` with a driver that is installed: psycopg 3 if present, else psycopg2 (in the label extra)."""
+    if url.drivername != "postgresql" or importlib.util.find_spec("psycopg") is not None:
+        return url
+    if importlib.util.find_spec("psycopg2") is None:
+        raise MissingDependencyError("psycopg2-binary", "label")
+    return url.set(drivername="postgresql+psycopg2")
+
+
+def _unreachable(engine: Engine, exc: OperationalError) -> StoreError:
+    return StoreError(
+        f"the labelling database at {engine.url.render_as_string(hide_password=True)} failed: {exc.orig}",
+        hint="check QILOOP_LABELING_DB_URL, that the server is running and the folder is writable",
+    )

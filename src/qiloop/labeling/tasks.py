@@ -1,0 +1,233 @@
+"""The task queue: leasing images to workers and taking their boxes back.
+
+Rules, each enforced where it cannot be bypassed:
+
+- A worker never gets the same image twice in a job: a unique constraint on
+  ``(job, image, worker)``, not only the query that picks the next image.
+- An image gets at most N annotations per round: ``JobItem.active_tasks``
+  counts its leased and submitted tasks and is raised in the same transaction
+  that locks the item row (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite
+  the whole transaction holds the write lock), so two workers never take the
+  last slot together.
+- A lease that runs out returns the image to the queue: every fetch first marks
+  overdue tasks expired and frees their slots, and a late submission is refused.
+- A worker holds one task per job at a time; asking again returns the same task.
+- Every ``gold_every``-th task of a worker is a gold image they have not seen in
+  this job, scored on submission; workers are not told which tasks are gold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from qiloop.core.errors import NotFoundError
+from qiloop.core.records import Box
+from qiloop.labeling import boxes as box_json
+from qiloop.labeling.db import Database, utcnow
+from qiloop.labeling.errors import ConflictError
+from qiloop.labeling.gold import score_against_gold
+from qiloop.labeling.jobs import get_job
+from qiloop.labeling.models import Annotation, GoldItem, ItemState, Job, JobItem, Task, TaskState, User
+from qiloop.labeling.verification import consolidate_item
+from qiloop.labeling.workforce import active_user
+
+_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """What a worker sees of a task: the image, the job's classes and instructions, the pre-labels."""
+
+    id: int
+    job: str
+    image_sha256: str
+    image_uri: str
+    image_width: int
+    image_height: int
+    classes: tuple[str, ...]
+    instructions: str
+    prelabels: tuple[Box, ...]
+    leased_until: datetime
+
+
+def next_task(db: Database, job_name: str, username: str, now: datetime | None = None) -> TaskView | None:
+    """Lease the next image of ``job_name`` to ``username``; None when nothing is left for them.
+
+    Raises:
+        NotFoundError: No such job or user.
+        PermissionDeniedError: The user is disabled.
+    """
+    for attempt in range(_ATTEMPTS):
+        try:
+            with db.session() as session:
+                return _lease(session, job_name, username, now or utcnow())
+        except IntegrityError:  # the same worker asked twice at once: the other request won
+            if attempt == _ATTEMPTS - 1:
+                raise
+    return None  # pragma: no cover
+
+
+def submit(
+    db: Database, task_id: int, username: str, boxes: Sequence[Box | dict[str, Any]], now: datetime | None = None
+) -> bool:
+    """Store a worker's boxes for their task; returns True when this completed the image's round.
+
+    An image's round completes with its N-th annotation: it is then consolidated
+    and waits for a verifier.
+
+    Raises:
+        NotFoundError: The task does not exist or is not this worker's (the two are not told apart).
+        ConflictError: The task was already submitted or its lease ran out.
+        InvalidRecordError: A box is malformed, outside the image or of an unknown class.
+    """
+    now = now or utcnow()
+    with db.session() as session:
+        worker = active_user(session, username)
+        task = session.get(Task, task_id, with_for_update=True)
+        if task is None or task.worker_id != worker.id:
+            raise NotFoundError(f"no task {task_id} for {username!r}", hint="fetch a task first")
+        if task.state == TaskState.SUBMITTED.value:
+            raise ConflictError(f"task {task_id} was already submitted", hint="fetch the next task")
+        if task.state == TaskState.EXPIRED.value or task.leased_until < now:
+            raise ConflictError(
+                f"the lease on task {task_id} ran out at {task.leased_until:%Y-%m-%d %H:%M:%S} UTC",
+                hint="the image went back to the queue; fetch the next task",
+            )
+        job = session.get(Job, task.job_id)
+        gold = session.get(GoldItem, task.gold_item_id) if task.gold_item_id is not None else None
+        item = session.get(JobItem, task.item_id, with_for_update=True) if task.item_id is not None else None
+        size = (gold.image_width, gold.image_height) if gold else (item.image_width, item.image_height)
+        checked = box_json.check(boxes, width=size[0], height=size[1], classes=job.classes)
+        gold_f1 = score_against_gold(checked, box_json.from_json(gold.boxes)).f1 if gold else None
+        session.add(
+            Annotation(
+                task_id=task.id, worker_id=worker.id, boxes=box_json.to_json(checked), submitted_at=now, gold_f1=gold_f1
+            )
+        )
+        task.state, task.submitted_at = TaskState.SUBMITTED.value, now
+        session.flush()
+        if item is None or _submitted(session, item) < job.annotators_per_image:
+            return False
+        consolidate_item(session, job, item, now)
+        return True
+
+
+def expire_leases(session: Session, now: datetime) -> int:
+    """Mark overdue tasks expired and give their slots back to their images; returns how many."""
+    overdue = session.scalars(
+        select(Task)
+        .where(Task.state == TaskState.ASSIGNED.value, Task.leased_until < now)
+        .order_by(Task.item_id, Task.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for task in overdue:
+        task.state = TaskState.EXPIRED.value
+        if task.item_id is not None:
+            item = session.get(JobItem, task.item_id, with_for_update=True)
+            if item.round == task.round and item.state == ItemState.LABELING.value:
+                item.active_tasks -= 1
+    session.flush()
+    return len(overdue)
+
+
+def _lease(session: Session, job_name: str, username: str, now: datetime) -> TaskView | None:
+    job = get_job(session, job_name)
+    worker = active_user(session, username)
+    # One request per worker at a time (the row lock), so a worker never ends up holding two tasks.
+    session.execute(select(User.id).where(User.id == worker.id).with_for_update())
+    expire_leases(session, now)
+    held = session.scalar(
+        select(Task).where(Task.job_id == job.id, Task.worker_id == worker.id, Task.state == TaskState.ASSIGNED.value)
+    )
+    if held is not None:
+        return _view(session, job, held)
+    if job.state != "open":
+        return None
+    task = None
+    if job.gold_every and (_given(session, job, worker.id) + 1) % job.gold_every == 0:
+        task = _lease_gold(session, job, worker.id, now)
+    if task is None:
+        task = _lease_item(session, job, worker.id, now)
+    return None if task is None else _view(session, job, task)
+
+
+def _lease_item(session: Session, job: Job, worker_id: int, now: datetime) -> Task | None:
+    seen = exists().where(Task.job_id == job.id, Task.image_sha256 == JobItem.image_sha256, Task.worker_id == worker_id)
+    item = session.scalar(
+        select(JobItem)
+        .where(
+            JobItem.job_id == job.id,
+            JobItem.state == ItemState.LABELING.value,
+            JobItem.active_tasks < job.annotators_per_image,
+            ~seen,
+        )
+        .order_by(JobItem.active_tasks.desc(), JobItem.id)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=JobItem)
+    )
+    if item is None:
+        return None
+    item.active_tasks += 1
+    return _add_task(session, job, worker_id, now, item_id=item.id, sha256=item.image_sha256, round_=item.round)
+
+
+def _lease_gold(session: Session, job: Job, worker_id: int, now: datetime) -> Task | None:
+    seen = exists().where(
+        Task.job_id == job.id, Task.image_sha256 == GoldItem.image_sha256, Task.worker_id == worker_id
+    )
+    gold = session.scalar(select(GoldItem).where(GoldItem.active.is_(True), ~seen).order_by(GoldItem.id).limit(1))
+    if gold is None:
+        return None
+    return _add_task(session, job, worker_id, now, gold_item_id=gold.id, sha256=gold.image_sha256, round_=0)
+
+
+def _add_task(session: Session, job: Job, worker_id: int, now: datetime, *, sha256: str, round_: int, **ref) -> Task:
+    lease = timedelta(seconds=job.lease_seconds)
+    task = Task(
+        job_id=job.id, image_sha256=sha256, round=round_, worker_id=worker_id, assigned_at=now, leased_until=now + lease
+    )
+    for key, value in ref.items():
+        setattr(task, key, value)
+    session.add(task)
+    session.flush()
+    return task
+
+
+def _given(session: Session, job: Job, worker_id: int) -> int:
+    return session.scalar(select(func.count()).where(Task.job_id == job.id, Task.worker_id == worker_id)) or 0
+
+
+def _submitted(session: Session, item: JobItem) -> int:
+    query = select(func.count()).where(
+        Task.item_id == item.id, Task.round == item.round, Task.state == TaskState.SUBMITTED.value
+    )
+    return session.scalar(query) or 0
+
+
+def _view(session: Session, job: Job, task: Task) -> TaskView:
+    if task.gold_item_id is not None:
+        gold = session.get(GoldItem, task.gold_item_id)
+        uri, width, height, prelabels = gold.image_uri, gold.image_width, gold.image_height, ()
+    else:
+        item = session.get(JobItem, task.item_id)
+        uri, width, height = item.image_uri, item.image_width, item.image_height
+        prelabels = box_json.from_json(item.prelabels)
+    return TaskView(
+        task.id,
+        job.name,
+        task.image_sha256,
+        uri,
+        width,
+        height,
+        tuple(job.classes),
+        job.instructions,
+        prelabels,
+        task.leased_until,
+    )
