@@ -19,6 +19,7 @@ from rich.table import Table
 
 from qiloop.cli.common import HomeOption, console, settings_for
 from qiloop.cli.demo_edge import inspect_on_device
+from qiloop.cli.demo_fleet import deploy_to_fleet
 
 
 def demo(
@@ -112,6 +113,7 @@ def demo(
     if epochs > 0:
         _train(settings, images, labels, epochs)
         inspect_on_device(settings, data_dir / "images", count=device_images, step=lambda text: _step(9, text))
+        deploy_to_fleet(settings, data_dir / "images", step=lambda text: _step(10, text))
     console.print(
         Panel(
             f"done in {time.perf_counter() - started:.1f} s — home: {settings.home}\n"

@@ -13,6 +13,7 @@ import typer
 
 from qiloop import __version__
 from qiloop.cli import agent, broker, demo, edge, evaluate, fleet_results, images, labels, models, serve, synth, train
+from qiloop.cli import fleet as fleet_commands
 from qiloop.cli import label as label_commands
 from qiloop.cli.common import err_console
 from qiloop.core.errors import QiloopError
@@ -32,6 +33,8 @@ app.add_typer(fleet_results.results_app, name="results")
 app.add_typer(broker.app, name="broker")
 app.add_typer(edge.app, name="edge")
 app.add_typer(agent.app, name="agent")
+app.add_typer(fleet_commands.app, name="fleet")
+app.command("deploy")(fleet_commands.deploy)
 app.command("evaluate")(evaluate.evaluate)
 app.command("train")(train.train)
 app.command("synth")(synth.synth)

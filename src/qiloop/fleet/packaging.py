@@ -28,6 +28,7 @@ _EPOCH = (1980, 1, 1, 0, 0, 0)
 INFERENCE_COMMAND = [
     "{python}", "-m", "qiloop.cli.main", "edge", "run",
     "--package", "{model_path}", "--device-id", "{device_id}", "--broker", "{broker_url}", "--watch", "{camera_dir}",
+    "--home", "{data_dir}",  # the outbox outlives code updates: not inside the version folder
 ]  # fmt: skip
 
 

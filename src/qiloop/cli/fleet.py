@@ -1,0 +1,239 @@
+"""``qiloop deploy`` and ``qiloop fleet``: roll components out to devices, run the controller, look at the fleet.
+
+``qiloop deploy`` records a rollout in ``<home>/fleet.db``; the fleet controller
+(``qiloop fleet serve``, which serves the component files, follows the devices'
+reports and publishes the deployments) carries it out: canary first, the rest after
+the soak, a roll-back when it fails.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qiloop.cli.common import HomeOption, JsonOption, console, print_json, settings_for
+from qiloop.cli.fleet_show import show_devices, show_rollouts
+
+app = typer.Typer(help="The fleet controller and the devices it knows.", no_args_is_help=True)
+
+TargetOption = Annotated[
+    str, typer.Option("--target", help="A group name, group:NAME or device:ID.", show_default=False)
+]
+
+
+def deploy(
+    target: TargetOption,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Model version to deploy, e.g. scratch-detector/3 (default: production).",
+            show_default=False,
+        ),
+    ] = None,
+    inference_code: Annotated[
+        bool,
+        typer.Option("--inference-code", help="Deploy the inference code as installed now (with --model: both)."),
+    ] = False,
+    model_name: Annotated[
+        str | None,
+        typer.Option(
+            "--model-name", help="Model the code runs with (default: the registry's default).", show_default=False
+        ),
+    ] = None,
+    canary: Annotated[int, typer.Option("--canary", min=0, help="Devices that get it first.")] = 1,
+    soak: Annotated[float, typer.Option("--soak", min=0, help="Seconds the canaries must stay healthy.")] = 30.0,
+    max_failures: Annotated[
+        float, typer.Option("--max-failures", min=0, max=1, help="Failed fraction of the group that aborts.")
+    ] = 0.2,
+    health_timeout: Annotated[
+        float, typer.Option("--health-timeout", min=1, help="Seconds a phase may wait for the devices' reports.")
+    ] = 120.0,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until the rollout ended; exit 1 when it aborted.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Most seconds --wait waits.")] = 900.0,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Roll a model version (with the current inference code) or the inference code out to a group or device.
+
+    Examples: qiloop deploy --target line-1; qiloop deploy --model scratch-detector/4 --target device:cam-7;
+    qiloop deploy --inference-code --target line-1 --canary 2 --soak 60 --wait.
+    """
+    from qiloop.core.deployments import RolloutPolicy
+    from qiloop.core.errors import QiloopError
+    from qiloop.fleet.controller import FleetController, parse_target
+    from qiloop.fleet.model_deploy import current_code, deploy_code, model_from_registry
+    from qiloop.registry import DEFAULT_MODEL_NAME, ModelRegistry
+
+    settings = settings_for(home)
+    parsed = parse_target(target)
+    policy = RolloutPolicy(canary=canary, soak_s=soak, max_failure_fraction=max_failures,
+                           health_timeout_s=health_timeout)  # fmt: skip
+    controller = FleetController.from_settings(settings)
+    if inference_code and model is None:
+        rollout = deploy_code(controller, model_name or DEFAULT_MODEL_NAME, parsed, policy=policy)
+    else:
+        component = model_from_registry(controller, ModelRegistry.from_settings(settings), model)
+        if inference_code:
+            from qiloop.fleet.packaging import inference_component
+
+            code = inference_component(controller.store, model_name=component.name)
+        else:
+            code = current_code(controller, component.name)
+        rollout = controller.deploy([component, code], parsed, None, policy)
+    what = ", ".join(f"{c.name} {c.version}" for c in rollout.components)
+    running = controller.db.controllers()
+    if not json_out:
+        console.print(f"rollout {rollout.id} of {what} to {parsed} recorded", highlight=False)
+        if not running:
+            console.print("[yellow]no fleet controller is running: start `qiloop fleet serve` to carry it out[/]")
+    if wait:
+        if not running:
+            raise QiloopError("no fleet controller is running to carry the rollout out",
+                              hint="start `qiloop fleet serve` (the rollout is recorded and starts then)")  # fmt: skip
+        rollout = _wait(controller, rollout.id, timeout, quiet=json_out)
+    if json_out:
+        print_json(rollout.model_dump(mode="json"))
+    elif wait:
+        show_rollouts([rollout])
+    if wait and rollout.phase.value != "SUCCEEDED":
+        state = rollout.phase.value if rollout.phase.ended else f"still {rollout.phase.value} after {timeout:g} s"
+        raise QiloopError(f"rollout {rollout.id} {state}: {rollout.reason}", hint="see qiloop fleet status")
+
+
+def _wait(controller, rollout_id: str, timeout: float, *, quiet: bool):
+    import contextlib
+
+    deadline, rollout = time.monotonic() + timeout, controller.db.rollout(rollout_id)
+    with contextlib.nullcontext() if quiet else console.status("waiting for the rollout") as status:
+        while not rollout.phase.ended and time.monotonic() < deadline:
+            time.sleep(0.2)
+            rollout = controller.db.rollout(rollout_id)
+            done = sum(1 for s in rollout.outcome.values() if s == "SUCCEEDED")
+            if status is not None:
+                status.update(f"rollout {rollout_id[:8]}: {rollout.phase.value}, {done} device(s) succeeded")
+    return rollout
+
+
+@app.command("serve")
+def serve(
+    broker: Annotated[
+        str | None,
+        typer.Option(
+            "--broker", help="Broker URL (default: QILOOP_MQTT_URL, else an embedded broker).", show_default=False
+        ),
+    ] = None,
+    port: Annotated[int, typer.Option("--port", help="Port of the component file server.")] = 8470,
+    host: Annotated[str, typer.Option("--host", help="Interface of the file server.")] = "127.0.0.1",
+    collect: Annotated[bool, typer.Option("--collect/--no-collect", help="Also store results and status.")] = True,
+    home: HomeOption = None,
+) -> None:
+    """Run the fleet controller until Ctrl-C: file server, rollouts, device registry, results collector."""
+    import logging
+    import signal
+    import threading
+
+    from qiloop.broker import broker_url
+    from qiloop.fleet.service import ControllerService
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = settings_for(home)
+    embedded = None
+    url = broker
+    if url is None:
+        url, embedded = broker_url(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        with ControllerService.create(settings, url, host=host, port=port, collect=collect) as service:
+            key = settings.home / "keys" / "deploy-signing.pub"
+            console.print(f"fleet controller: broker {url}, files {service.files_url}\n"
+                          f"devices trust {key}; Ctrl-C stops", highlight=False)  # fmt: skip
+            stop.wait()
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+@app.command("status")
+def status(
+    limit: Annotated[int, typer.Option("--limit", help="Recent rollouts to show.")] = 10,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Show the recent rollouts (phase, canaries, per-device outcome) and each device's state."""
+    from qiloop.fleet.registry_db import FleetDB
+
+    db = FleetDB.from_settings(settings_for(home))
+    rollouts, devices, controllers = db.rollouts(limit=limit), db.devices(), db.controllers()
+    if json_out:
+        print_json({"controllers": controllers, "rollouts": [r.model_dump(mode="json") for r in rollouts],
+                    "devices": [d.__dict__ for d in devices]})  # fmt: skip
+        return
+    console.print(f"controller: {'running' if controllers else 'not running'}")
+    show_rollouts(rollouts)
+    show_devices(devices)
+
+
+@app.command("devices")
+def devices(
+    group: Annotated[str | None, typer.Option("--group", help="Only this group.", show_default=False)] = None,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """List the device registry: groups, running components, last report and status."""
+    from qiloop.fleet.registry_db import FleetDB
+
+    found = FleetDB.from_settings(settings_for(home)).devices(group)
+    if json_out:
+        print_json([d.__dict__ for d in found])
+        return
+    show_devices(found)
+
+
+@app.command("export-greengrass")
+def export_greengrass(
+    component: Annotated[
+        str, typer.Option("--component", help="NAME/VERSION of a published component.", show_default=False)
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write recipes, artefacts and deployment into.")],
+    deployment: Annotated[
+        str | None,
+        typer.Option(
+            "--deployment", help="Also export this deployment (id from qiloop fleet status).", show_default=False
+        ),
+    ] = None,
+    bucket: Annotated[
+        str, typer.Option("--bucket", help="S3 bucket the artefacts will be uploaded to.")
+    ] = "YOUR-BUCKET",
+    home: HomeOption = None,
+) -> None:
+    """Write AWS IoT Greengrass v2 recipes (and a deployment) for users who run Greengrass."""
+    from qiloop.core.errors import ConfigurationError, NotFoundError
+    from qiloop.fleet.component_store import ComponentStore
+    from qiloop.fleet.greengrass import export
+    from qiloop.fleet.registry_db import FleetDB
+
+    settings = settings_for(home)
+    store = ComponentStore.from_url(settings.home / "components")
+    name, _, version = component.partition("/")
+    if not version:
+        raise ConfigurationError(f"--component {component!r} names no version", hint="write NAME/VERSION")
+    components = {(name, version): store.get(name, version)}
+    document = None
+    if deployment is not None:
+        signed = FleetDB.from_settings(settings).deployment(deployment)
+        if signed is None:
+            raise NotFoundError(f"no deployment {deployment}", hint="see the ids in qiloop fleet status --json")
+        document = signed.deployment()
+        for ref in document.components:
+            components.setdefault((ref.name, ref.version), store.get(ref.name, ref.version))
+    written = export(list(components.values()), store.read_file, out, deployment=document, bucket=bucket)
+    for path in written:
+        console.print(f"  {path}", highlight=False)
+    console.print(f"upload {out / 'artifacts'} to s3://{bucket}/qiloop/, then create the components from "
+                  f"{out / 'recipes'}", highlight=False)  # fmt: skip

@@ -1,0 +1,203 @@
+"""The fleet controller: creates signed deployments, records what devices report, drives rollouts.
+
+:class:`FleetController` is the I/O shell around :func:`qiloop.fleet.rollout.advance`:
+:meth:`~FleetController.receive` records a report, hello or status message in the fleet
+database; :meth:`~FleetController.step` advances every active rollout against what is
+recorded and carries out what it asks for (sign and publish a deployment retained on its
+target's topic, or withdraw one). :meth:`~FleetController.deploy` only records a rollout;
+whichever controller process steps next starts it (``qiloop fleet serve``, see
+:mod:`qiloop.fleet.service`). :func:`deploy_model` is the hook orchestration calls when a
+model version is approved.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from pydantic import ValidationError
+
+from qiloop.core.components import Component
+from qiloop.core.deployments import ComponentRef, Deployment, RolloutPolicy, SignedDeployment, Target
+from qiloop.core.errors import ConfigurationError, QiloopError
+from qiloop.edge.agent.protocol import DEVICE_ROOT, DeploymentReport, DeviceHello, deployment_topic
+from qiloop.edge.inference.messages import DeviceStatus
+from qiloop.fleet.component_store import ComponentStore
+from qiloop.fleet.registry_db import FleetDB
+from qiloop.fleet.rollout import Clear, Phase, Publish, Rollout, View, advance, recorded
+from qiloop.fleet.signing import FileSigner, Signer, sign_deployment
+
+log = logging.getLogger(__name__)
+Publisher = Callable[[str, bytes], None]  # (topic, payload): publish retained, QoS 1, return once acknowledged
+
+
+def parse_target(text: str) -> Target:
+    """``GROUP``, ``group:GROUP`` or ``device:ID`` as a :class:`Target`.
+
+    Raises:
+        ConfigurationError: The name is not a valid device or group name.
+    """
+    kind, _, name = text.partition(":") if text.startswith(("device:", "group:")) else ("group", "", text)
+    try:
+        return Target(kind=kind, name=name)
+    except ValidationError as exc:
+        raise ConfigurationError(
+            f"invalid target {text!r}", hint="write a group name (line-1) or device:ID (lowercase letters, digits, ._-)"
+        ) from exc
+
+
+class FleetController:
+    """Signs, records and publishes deployments and carries rollouts through their phases.
+
+    Args:
+        db: The fleet database.
+        signer: Signs every deployment (the home's key or a KMS-backed signer).
+        store: The component store the devices download from.
+        publish: Publishes a retained message and returns once the broker acknowledged it.
+        stale_after_s: A canary whose status reports stop for this long fails its soak.
+        expires_in: How long a deployment document stays valid.
+        clock: Epoch seconds (swappable in tests).
+    """
+
+    def __init__(
+        self, db: FleetDB, signer: Signer, store: ComponentStore, publish: Publisher | None = None, *,
+        stale_after_s: float = 90.0, expires_in: timedelta = timedelta(days=7), clock: Callable[[], float] = time.time,
+    ) -> None:  # fmt: skip
+        self.db, self.signer, self.store, self.publish = db, signer, store, publish
+        self.stale_after_s, self.expires_in, self.clock = stale_after_s, expires_in, clock
+
+    @classmethod
+    def from_settings(cls, settings, publish: Publisher | None = None, **options) -> FleetController:
+        """The controller of a qiloop home: ``fleet.db``, ``keys/`` and the ``components/`` store."""
+        store = ComponentStore.from_url(settings.home / "components")
+        signer = FileSigner.load_or_create(settings.home / "keys")
+        return cls(FleetDB.from_settings(settings), signer, store, publish, **options)
+
+    def refs(self, components: Sequence[Component | ComponentRef]) -> list[ComponentRef]:
+        """Component references fixed by digest (a :class:`Component` is looked up as given)."""
+        return [
+            c if isinstance(c, ComponentRef) else ComponentRef(name=c.name, version=c.version, digest=c.digest)
+            for c in components
+        ]
+
+    def create_deployment(
+        self, components: Sequence[Component | ComponentRef], target: Target | str,
+        configuration: dict[str, dict[str, Any]] | None = None, rollout: RolloutPolicy | None = None,
+        *, rollout_id: str = "", role: str = "",
+    ) -> SignedDeployment:  # fmt: skip
+        """Sign a deployment with the next sequence of ``target`` and record it (not yet published)."""
+        target = parse_target(target) if isinstance(target, str) else target
+        deployment = Deployment(
+            sequence=self.db.next_sequence(str(target)), target=target, components=self.refs(components),
+            configuration=configuration or {}, rollout=rollout or RolloutPolicy(),
+            expires_at=datetime.now(timezone.utc) + self.expires_in,
+        )  # fmt: skip
+        signed = sign_deployment(deployment, self.signer)
+        self.db.add_deployment(signed, rollout_id=rollout_id, role=role)
+        return signed
+
+    def deploy(
+        self, components: Sequence[Component | ComponentRef], target: Target | str,
+        configuration: dict[str, dict[str, Any]] | None = None, policy: RolloutPolicy | None = None,
+    ) -> Rollout:  # fmt: skip
+        """Record a rollout of ``components`` to ``target``; the next :meth:`step` starts it.
+
+        A rollout still running for the same target is superseded (it stops where it is).
+        """
+        target = parse_target(target) if isinstance(target, str) else target
+        refs = self.refs(components)
+        now = self.clock()
+        rollout = Rollout(
+            target=target, components=refs, previous=self._previous(target, refs), configuration=configuration or {},
+            policy=policy or RolloutPolicy(), created_at=now, phase_since=now,
+        )  # fmt: skip
+        for other in self.db.rollouts(active=True):
+            if other.target == target:
+                self.db.save_rollout(other.model_copy(update={"phase": Phase.SUPERSEDED, "reason": f"by {rollout.id}"}))
+        self.db.save_rollout(rollout)
+        return rollout
+
+    def receive(self, topic: str, payload: bytes, at: float | None = None) -> str:
+        """Record one message from a device; its kind (``deployment``, ``hello``, ``status``) or ``ignored``."""
+        parts = topic.split("/")
+        if len(parts) != len(DEVICE_ROOT.split("/")) + 2 or not payload:
+            return "ignored"
+        kind, parse = {"deployments": ("deployment", DeploymentReport), "hello": ("hello", DeviceHello),
+                       "status": ("status", DeviceStatus)}.get(parts[-1], (None, None))  # fmt: skip
+        if kind is None:
+            return "ignored"
+        try:
+            message = parse.model_validate_json(payload)
+        except ValidationError as exc:
+            log.warning("dropped a malformed %s message on %s: %s", kind, topic, exc.errors()[0]["msg"])
+            return "ignored"
+        if isinstance(message, DeploymentReport):
+            self.db.add_report(message, at)
+        elif isinstance(message, DeviceHello):
+            self.db.add_hello(message, at)
+        else:
+            self.db.note_status(message.device_id, message.state, at)
+        return kind
+
+    def step(self) -> list[Rollout]:
+        """Advance every active rollout once; the rollouts that changed."""
+        changed = []
+        for rollout in self.db.rollouts(active=True):
+            new, actions = advance(rollout, self._view(rollout), self.clock(), stale_after_s=self.stale_after_s)
+            try:
+                for action in actions:
+                    new = self._carry_out(new, action)
+            except QiloopError as exc:  # e.g. the broker is away: retry the whole step later
+                log.warning("rollout %s waits: %s", rollout.id[:8], exc.message)
+                continue
+            if new != rollout:
+                self.db.save_rollout(new)
+                changed.append(new)
+                if new.phase != rollout.phase:
+                    log.info("rollout %s: %s %s", new.id[:8], new.phase.value, new.reason)
+        return changed
+
+    def _carry_out(self, rollout: Rollout, action: Publish | Clear) -> Rollout:
+        if self.publish is None:
+            raise ConfigurationError("this controller has no broker to publish on", hint="run qiloop fleet serve")
+        if isinstance(action, Clear):
+            self.publish(deployment_topic(action.target), b"")
+            return rollout
+        signed = self.create_deployment(
+            action.components, action.target, rollout.configuration, rollout.policy, rollout_id=rollout.id,
+            role=action.role,
+        )  # fmt: skip
+        self.publish(deployment_topic(action.target), signed.model_dump_json().encode())
+        return recorded(rollout, action, signed.deployment().id)
+
+    def _view(self, rollout: Rollout) -> View:
+        members = self.db.devices(rollout.target.name) if rollout.target.kind == "group" else []
+        every = self.db.devices()
+        status = {d.device_id: (d.status_state or "", d.status_at) for d in every if d.status_at is not None}
+        ids = [*rollout.deployments.values()]
+        return View(members=tuple(d.device_id for d in members), finals=self.db.finals(ids), status=status)
+
+    def _previous(self, target: Target, refs: list[ComponentRef]) -> list[ComponentRef]:
+        """What the target ran before, for each component the rollout changes (what an abort returns to).
+
+        The version of the target's last successful rollout that named the component, else the
+        version most of the target's devices run (from their hellos and reports).
+        """
+        done = [r for r in self.db.rollouts(limit=200) if r.target == target and r.phase == Phase.SUCCEEDED]
+        devices = [d for d in self.db.devices(target.name if target.kind == "group" else None)
+                   if target.kind == "group" or d.device_id == target.name]  # fmt: skip
+        previous = []
+        for ref in refs:
+            before = next((c for r in done for c in r.components if c.name == ref.name), None)
+            if before is None:
+                versions = Counter(d.running[ref.name] for d in devices if ref.name in d.running)
+                component = self.store.find(ref.name, versions.most_common(1)[0][0]) if versions else None
+                if component is not None:
+                    before = ComponentRef(name=ref.name, version=component.version, digest=component.digest)
+            if before is not None and before != ref:
+                previous.append(before)
+        return previous

@@ -1,0 +1,74 @@
+"""From the registry to a rollout: the hooks ``qiloop deploy`` and orchestration call.
+
+:func:`deploy_model` builds the model component from a registry version's package,
+keeps the inference code component the fleet already runs (publishing one from the
+installed source only when none exists yet), and records a rollout of both: devices
+that already have the code download the model alone. :func:`deploy_code` ships a code
+change without the model.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+from qiloop.core.components import Component
+from qiloop.core.deployments import RolloutPolicy, Target
+from qiloop.core.errors import NotFoundError
+from qiloop.fleet.controller import FleetController
+from qiloop.fleet.packaging import INFERENCE_NAME, inference_component, model_component
+from qiloop.fleet.rollout import Rollout
+
+
+def component_name(model_name: str) -> str:
+    """A registry model name as a component name (lowercase, ``-`` for anything else).
+
+    Example:
+        >>> component_name("Scratch Detector")
+        'scratch-detector'
+    """
+    return re.sub(r"[^a-z0-9._-]+", "-", model_name.lower()).strip("-")[:64]
+
+
+def model_from_registry(controller: FleetController, registry, ref: str | None = None) -> Component:
+    """Publish the model component of ``ref`` (default: the production version) to the component store.
+
+    Raises:
+        NotFoundError: No such version, or no approved version when ``ref`` is not given.
+    """
+    version = registry.get(ref) if ref else registry.production()
+    if version is None:
+        raise NotFoundError(
+            "the registry has no production model to deploy",
+            hint="approve a version (qiloop models approve NAME/VERSION) or pass --model NAME/VERSION",
+        )
+    with tempfile.TemporaryDirectory(prefix="qiloop-deploy-") as tmp:
+        package = registry.download(version.ref, Path(tmp) / "package")
+        return model_component(controller.store, package, name=component_name(version.name))
+
+
+def current_code(controller: FleetController, model_name: str) -> Component:
+    """The inference code component the fleet runs for ``model_name``; published from source if none exists."""
+    latest = controller.store.latest(INFERENCE_NAME)
+    if latest is not None and model_name in latest.dependencies:
+        return latest
+    return inference_component(controller.store, model_name=model_name)
+
+
+def deploy_model(
+    controller: FleetController, registry, target: Target | str, ref: str | None = None, *,
+    policy: RolloutPolicy | None = None, configuration: dict | None = None,
+) -> Rollout:  # fmt: skip
+    """Record a rollout of a registry model version with the current inference code; the orchestration hook."""
+    model = model_from_registry(controller, registry, ref)
+    return controller.deploy([model, current_code(controller, model.name)], target, configuration, policy)
+
+
+def deploy_code(
+    controller: FleetController, model_name: str, target: Target | str, *, policy: RolloutPolicy | None = None,
+    source: str | Path | None = None,
+) -> Rollout:  # fmt: skip
+    """Record a rollout of the inference code as it is installed now (a new version only when it changed)."""
+    code = inference_component(controller.store, model_name=model_name, source=source)
+    return controller.deploy([code], target, None, policy)
