@@ -34,6 +34,11 @@ import json, os, pathlib, sys, time
 out, model, version, mode = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 if mode == "crash":
     sys.exit(3)
+if mode == "late-crash":  # passes the health check, then keeps crashing
+    (out / "heartbeat.json").write_text(json.dumps({"pid": os.getpid(), "code": version, "model": "?",
+                                                    "model_path": str(model), "time": time.time()}))
+    time.sleep(4)
+    sys.exit(4)
 manifest = json.loads((model / "manifest.json").read_text())
 while True:
     beat = {"pid": os.getpid(), "code": version, "model": manifest["version"], "model_path": str(model),

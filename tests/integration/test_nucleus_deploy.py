@@ -8,6 +8,7 @@ one final report on MQTT.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -18,7 +19,8 @@ import pytest
 
 from mqtt_helpers import Subscriber, reachable
 from nucleus_helpers import Device, Fleet, code_zip, model_packages
-from qiloop.edge.agent.protocol import report_topic
+from qiloop.edge.agent.identity import device_public_key
+from qiloop.edge.agent.protocol import hello_topic, report_topic
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -120,6 +122,26 @@ def test_install_update_and_roll_back_on_one_device(fleet, packages, tmp_path):
         assert [d["state"] for d in shown["deployments"]] == [
             "FAILED_ROLLBACK_COMPLETE", "FAILED_ROLLBACK_COMPLETE", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED"
         ]  # fmt: skip
+    finally:
+        device.kill()
+        sub.close()
+
+
+def test_the_hello_carries_the_device_key_and_reports_a_component_that_crash_loops_later(fleet, packages, tmp_path):
+    device_id = f"dev-{uuid.uuid4().hex[:8]}"
+    sub = Subscriber(1883, hello_topic(device_id))
+    device = Device(fleet, tmp_path / "home", device_id).start()
+    try:
+        assert sub.wait_until(lambda s: s.of_kind("hello"), timeout=15)
+        key = sub.of_kind("hello")[-1]["public_key"]
+        assert len(base64.b64decode(key)) == 32
+        assert key == device_public_key(device.home)  # the key the device keeps in its home
+        model = fleet.model(packages["1"])
+        flaky = fleet.code("1", mode="late-crash")  # restarts at most 2 times in 10 s
+        done = fleet.publish(fleet.deployment(device_id, model, flaky))
+        assert device.wait_final(done.id).state.value == "SUCCEEDED", device.log_tail()  # healthy at first
+        assert sub.wait_until(lambda s: any(m.get("failed") == ["code"] for m in s.of_kind("hello")), timeout=30)
+        assert device.stop() == 0
     finally:
         device.kill()
         sub.close()

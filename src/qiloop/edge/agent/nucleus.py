@@ -27,6 +27,7 @@ from qiloop.edge.agent.config import AgentConfig
 from qiloop.edge.agent.deployer import Deployer, Stopping
 from qiloop.edge.agent.failpoint import Failpoints
 from qiloop.edge.agent.home import DeviceHome
+from qiloop.edge.agent.identity import device_public_key
 from qiloop.edge.agent.installer import Installer
 from qiloop.edge.agent.launch import configuration_of, converge, process_specs
 from qiloop.edge.agent.protocol import DeviceHello, deployment_topic, hello_topic
@@ -58,6 +59,7 @@ class Nucleus:
         self.installer = Installer(self.home, config.controller_url, failpoints=self.failpoints)
         self.inbox: queue.Queue[bytes] = queue.Queue()
         self.stopping = threading.Event()
+        self._public_key, self._failed = "", []
         self.deployer = Deployer(
             config, self.home, self.state, TrustStore.load(self.home.trusted_keys), self.installer, self.supervisor,
             self.reporter, failpoints=self.failpoints, stop=self.stopping, on_change=self._announce,
@@ -93,6 +95,7 @@ class Nucleus:
 
     def setup(self) -> None:
         """Recover from whatever the previous nucleus left, then start the running set and connect."""
+        self._public_key = device_public_key(self.config.home)
         killed = self.supervisor.kill_stale()
         discarded = self.home.discard_incomplete()
         if killed or discarded:
@@ -110,7 +113,10 @@ class Nucleus:
             try:
                 payload = self.inbox.get(timeout=0.2)
             except queue.Empty:
-                self.supervisor.poll()
+                failed = self.supervisor.poll()
+                if failed != self._failed:  # a component started crash-looping (or recovered): say so
+                    self._failed = failed
+                    self._announce()
                 continue
             self.deployer.handle(payload)
 
@@ -129,7 +135,7 @@ class Nucleus:
     def _announce(self) -> None:
         hello = DeviceHello(
             device_id=self.config.device_id, groups=list(self.config.groups), running=self.home.current(),
-            public_key="", agent_version=__version__,
+            public_key=self._public_key, failed=list(self._failed), agent_version=__version__,
         )  # fmt: skip
         self.client.publish(hello_topic(self.config.device_id), hello.model_dump_json(exclude={"sequence"}), 1, True)
 

@@ -81,6 +81,7 @@ class DeviceHello(BaseModel):
     groups: list[str] = Field(default_factory=list)
     public_key: str = ""
     running: dict[str, str] = Field(default_factory=dict)
+    failed: list[str] = Field(default_factory=list)  # components in a crash loop since they started
     agent_version: str = ""
     sequence: int | None = None
 
