@@ -1,0 +1,113 @@
+"""One latency configuration, run in its own process by ``bench_edge_latency.py``.
+
+Reads a job file (implementation, precision, threads, model, images), pins
+itself to ``threads`` cores, loads the model, runs ``warmup`` untimed images,
+then prints one marked JSON line per timed image and a final one with the
+timings, box counts, load time and memory. Importing this module loads nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+SQUARE = 448
+MARKER = "@record "
+
+
+def _emit(record: dict) -> None:
+    """One line for the parent; ultralytics prints to stdout too, so records carry a marker."""
+    print(MARKER + json.dumps(record), flush=True)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) / 1024 for line in fh if line.startswith("VmRSS:"))
+
+
+def ours(job: dict):
+    """qiloop's runtime: ``detect(jpeg_bytes)`` decodes with Pillow and returns Detections."""
+    from qiloop.edge.runtime import OnnxDetector
+
+    detector = OnnxDetector.from_package(job["model"], threads=job["threads"], int8=job["precision"] == "int8")
+    return lambda data: len(detector.detect(data)), detector
+
+
+def reference(job: dict):
+    """The reference path: OpenCV decode (as ultralytics reads files), then ``YOLO(onnx).predict``."""
+    from qiloop.training import ultralytics_adapter as adapter
+
+    yolo = adapter.ultralytics()
+    import cv2
+    import numpy as np
+
+    _limit_onnxruntime_threads(job["threads"])
+    model = yolo.YOLO(job["model"], task="detect")
+
+    def run(data: bytes) -> int:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        result = model.predict(image, imgsz=SQUARE, verbose=False, save=False)[0]
+        return len(result.boxes.xyxy.cpu().numpy())
+
+    return run, None
+
+
+def _limit_onnxruntime_threads(threads: int) -> None:
+    """Give the sessions ultralytics creates ``threads`` intra-op threads, as ours get.
+
+    ultralytics builds its session without options, and ONNX Runtime's default
+    pool then pins its workers to every physical core itself, overriding the
+    process's affinity: pinning alone would let the "1 thread" reference run on
+    two cores. Setting the count explicitly keeps its threads inside the pinning.
+    """
+    import onnxruntime
+
+    original = onnxruntime.InferenceSession
+
+    def session(path, sess_options=None, *args, **kwargs):
+        options = sess_options or onnxruntime.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        return original(path, options, *args, **kwargs)
+
+    onnxruntime.InferenceSession = session
+
+
+def forward_only(detector, images: list[bytes]) -> list[float]:
+    """ONNX Runtime's ``session.run`` alone on the letterboxed inputs (for the floor comparison)."""
+    from qiloop.edge.runtime import letterbox
+
+    tensors = [letterbox(data, detector.input_size)[0] for data in images]
+    out = []
+    for tensor in tensors:
+        started = time.perf_counter()
+        detector.forward(tensor)
+        out.append((time.perf_counter() - started) * 1e3)
+    return out
+
+
+def main(job_file: str) -> None:
+    job = json.loads(Path(job_file).read_text())
+    os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: job["threads"]])
+    images = [Path(p).read_bytes() for p in job["images"]]
+    started = time.perf_counter()
+    run, detector = (ours if job["impl"] == "ours" else reference)(job)
+    for data in images[: job["warmup"]]:
+        run(data)
+    load_s = time.perf_counter() - started
+    timings, cpu, boxes = [], [], []
+    for i, data in enumerate(images):
+        started, cpu_started = time.perf_counter(), time.process_time()
+        count = run(data)
+        timings.append((time.perf_counter() - started) * 1e3)
+        cpu.append((time.process_time() - cpu_started) * 1e3)
+        boxes.append(count)
+        _emit({"i": i, "ms": timings[-1]})
+    forward = forward_only(detector, images) if detector is not None else []
+    _emit({"ms": timings, "cpu_ms": cpu, "boxes": boxes, "forward_ms": forward, "load_s": load_s, "rss_mb": _rss_mb()})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
