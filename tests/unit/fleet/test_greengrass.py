@@ -71,7 +71,12 @@ def test_recipes_follow_the_format(components):
     assert "--package {scratch-detector:artifacts:path}" in script
     assert "--device-id {iot:thingName}" in script and "--broker {configuration:/broker_url}" in script
     assert run["Setenv"] == {"PYTHONPATH": "{artifacts:decompressedPath}/inference"}
-    assert set(code_recipe["ComponentConfiguration"]["DefaultConfiguration"]) == {"python", "broker_url", "camera_dir"}
+    assert set(code_recipe["ComponentConfiguration"]["DefaultConfiguration"]) == {
+        "python",
+        "broker_url",
+        "camera_dir",
+        "data_dir",
+    }
     assert not re.search(r"\{(component|model_path|device_id)\}", json.dumps(code_recipe))  # every placeholder mapped
 
 
