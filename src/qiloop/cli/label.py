@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from qiloop.cli import label_web
 from qiloop.cli.common import HomeOption, JsonOption, console, print_json, settings_for
 
 app = typer.Typer(help="Labelling: workers, jobs, and the path from images to approved labels.", no_args_is_help=True)
@@ -17,6 +18,8 @@ users_app = typer.Typer(help="Workforce accounts: labelers, verifiers, admins.",
 jobs_app = typer.Typer(help="Labelling jobs.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(jobs_app, name="jobs")
+app.command("serve")(label_web.serve)
+app.command("bots")(label_web.bots)
 
 
 def _database(home):
@@ -102,6 +105,22 @@ def users_disable(
     with db.session() as session:
         user = set_disabled(session, username, disabled=not enable)
     console.print(f"{user.username} is {'disabled' if user.disabled else 'enabled'}", highlight=False)
+
+
+@users_app.command("token")
+def users_token(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "cli",
+    home: HomeOption = None,
+) -> None:
+    """Issue an API token for scripts (Authorization: Bearer ...); it is printed once and never stored."""
+    from qiloop.labeling.auth import issue_api_token
+    from qiloop.labeling.workforce import active_user
+
+    _, db = _database(home)
+    with db.session() as session:
+        token = issue_api_token(session, active_user(session, username), name)
+    typer.echo(token)
 
 
 @jobs_app.command("create")

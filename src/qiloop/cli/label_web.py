@@ -1,0 +1,135 @@
+"""``qiloop label serve`` and ``qiloop label bots``: the labelling service over HTTP, and its simulated workforce."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from qiloop.cli.common import HomeOption, JsonOption, console, print_json, settings_for
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port to listen on.", min=0, max=65535)] = 8080,
+    home: HomeOption = None,
+) -> None:
+    """Serve the labelling web UI and API (uvicorn).
+
+    Outside development set QILOOP_ENV and QILOOP_LABELING_SECRET_KEY; behind HTTPS set QILOOP_LABELING_HTTPS=1.
+    """
+    from qiloop.core.errors import require
+
+    require("fastapi", "label")
+    from qiloop.labeling.api.app import create_app
+    from qiloop.labeling.api.server import serve_forever
+
+    app = create_app(settings_for(home))
+    console.print(f"labelling service on [bold]http://{host}:{port}[/] (Ctrl-C stops it)", highlight=False)
+    serve_forever(app, host=host, port=port)
+
+
+def bots(
+    job: Annotated[str, typer.Option("--job", help="The job to label.")],
+    count: Annotated[int | None, typer.Option("--count", help="Bots (default 2x annotators per image).", min=1)] = None,
+    sloppy: Annotated[int, typer.Option("--sloppy", help="How many of them are sloppy.", min=0)] = 1,
+    noise: Annotated[
+        str, typer.Option("--noise", help="The careful bots' noise: jitter=0.05,miss=0.05,spurious=0.05.")
+    ] = "",
+    verify: Annotated[bool, typer.Option("--verify", help="Also verify with a bot verifier, until approved.")] = False,
+    url: Annotated[
+        str | None, typer.Option("--url", help="A running service (default: start one in this process).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bots' noise.")] = 0,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Label a job with simulated workers through the HTTP API, drawing from known truth with noise.
+
+    Truth is the synthetic generator's boxes (images named synth-*) and the label store's approved labels.
+    """
+    import contextlib
+
+    from qiloop.core.errors import ConfigurationError
+    from qiloop.labeling import bots as bot_service
+    from qiloop.labeling import jobs, simulated
+    from qiloop.labeling.api.app import create_app
+    from qiloop.labeling.api.server import BackgroundServer
+    from qiloop.labeling.db import Database
+    from qiloop.labelstore import LabelStore
+    from qiloop.storage import ImageStore
+
+    settings = settings_for(home)
+    db = Database.from_settings(settings)
+    with db.session() as session:
+        per_image = jobs.get_job(session, job).annotators_per_image
+    count = count or 2 * per_image
+    if sloppy > count:
+        raise ConfigurationError(f"--sloppy {sloppy} exceeds --count {count}", hint="ask for fewer sloppy bots")
+    images, labels = ImageStore.from_settings(settings), LabelStore.from_settings(settings)
+    truth = _Truth(simulated.SynthTruth(images), simulated.label_store_truth(labels))
+    accounts = bot_service.bot_accounts(db, count, sloppy, simulated.Noise.parse(noise))
+    with contextlib.ExitStack() as stack:
+        if url is None:
+            app = create_app(settings, db=db, image_store=images, label_store=labels)
+            url = stack.enter_context(BackgroundServer(app)).url
+        run = bot_service.label_job(url, job, accounts, truth, seed=seed)
+        decided = (0, 0)
+        if verify:
+            token = _verifier_token(db)
+            for _ in range(5):
+                approved, rejected = bot_service.verify_job(url, job, token, truth)
+                decided = (decided[0] + approved, decided[1] + rejected)
+                if not rejected:
+                    break
+                more = bot_service.label_job(url, job, accounts, truth, seed=seed + 1)
+                run = bot_service.LabelingRun(
+                    {k: v + more.submitted[k] for k, v in run.submitted.items()},
+                    run.conflicts + more.conflicts,
+                    run.seconds + more.seconds,
+                )
+    result = {
+        "job": job,
+        "tasks": run.tasks,
+        "per_bot": run.submitted,
+        "tasks_per_second": round(run.tasks_per_second, 2),
+        "approved": decided[0],
+        "rejected": decided[1],
+    }
+    if json_out:
+        print_json(result)
+    else:
+        console.print(
+            f"{len(accounts)} bots submitted {run.tasks} tasks of [bold]{job}[/] "
+            f"({run.tasks_per_second:.1f}/s); approved {decided[0]}, rejected {decided[1]}",
+            highlight=False,
+        )
+
+
+class _Truth(dict):
+    """Synthetic truth first, then approved labels."""
+
+    def __init__(self, synth, approved) -> None:
+        super().__init__(approved)
+        self._synth = synth
+
+    def get(self, sha256, default=()):
+        try:
+            return self._synth[sha256]
+        except KeyError:
+            return super().get(sha256, default)
+
+
+def _verifier_token(db) -> str:
+    import secrets
+
+    from qiloop.core.errors import NotFoundError
+    from qiloop.labeling import auth, workforce
+
+    with db.session() as session:
+        try:
+            user = workforce.find_user(session, "bot-verifier")
+        except NotFoundError:
+            workforce.add_user(session, "bot-verifier", secrets.token_urlsafe(24), "verifier")
+            user = workforce.find_user(session, "bot-verifier")
+        return auth.issue_api_token(session, user, "bots")

@@ -1,0 +1,83 @@
+"""The labelling service's FastAPI app factory.
+
+``create_app(settings)`` opens the service database, the image store and the
+label store named by the settings (tests may pass ready ones), refuses the
+development secret outside development, finishes approvals a crash left half
+published, and wires the routes, the error handler and the security headers.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from qiloop import __version__
+from qiloop.labeling.api import routes_admin, routes_login, routes_pages, routes_review, routes_work
+from qiloop.labeling.api.config import WebOptions
+from qiloop.labeling.api.errors import install_error_handlers
+from qiloop.labeling.api.pages import environment, render_error
+from qiloop.labeling.api.security import install_security_headers
+from qiloop.labeling.db import Database
+from qiloop.labeling.publish import publish_pending
+from qiloop.labeling.web import STATIC
+from qiloop.settings import Settings
+
+
+def create_app(
+    settings: Settings,
+    options: WebOptions | None = None,
+    *,
+    db: Database | None = None,
+    image_store=None,
+    label_store=None,
+) -> FastAPI:
+    """The labelling service's ASGI app.
+
+    Args:
+        settings: Where the database and stores live.
+        options: Environment, secret key and cookie policy (default: read from ``QILOOP_*``).
+        db, image_store, label_store: Ready collaborators; default: opened from ``settings``.
+
+    Raises:
+        ConfigurationError: The development secret key outside development.
+
+    Example:
+        >>> app = create_app(load_settings())  # doctest: +SKIP
+        >>> uvicorn.run(app, port=8080)  # doctest: +SKIP
+    """
+    options = (options or WebOptions()).check()
+    if db is None:
+        db = Database.from_settings(settings)
+    if image_store is None:
+        from qiloop.storage import ImageStore
+
+        image_store = ImageStore.from_settings(settings)
+    if label_store is None:
+        from qiloop.labelstore import LabelStore
+
+        label_store = LabelStore.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        await run_in_threadpool(publish_pending, db, label_store)
+        yield
+
+    app = FastAPI(
+        title="qiloop labelling",
+        version=__version__,
+        summary="Labelling jobs, tasks, verification and the workforce, for scripts and browsers.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.db, app.state.image_store, app.state.label_store = db, image_store, label_store
+    app.state.options, app.state.templates = options, environment()
+    for module in (routes_login, routes_pages, routes_work, routes_review, routes_admin):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_error_handlers(app, render_error)
+    install_security_headers(app, https=options.labeling_https)
+    return app

@@ -1,0 +1,74 @@
+"""How the labelling web service runs: its environment, secret key and cookie policy.
+
+The secret key signs the login form's CSRF token (the one form that is posted
+before a session exists). Sessions themselves are random tokens looked up in
+the database, so the key never protects them; but a login form whose token
+anyone can forge lets another site log a browser into an account of the
+attacker's choosing (login CSRF). The built-in development key is public (it is
+in this file), so the service refuses to start with it unless
+``QILOOP_ENV=development``, the default for a laptop. Production sets
+``QILOOP_ENV=production`` and ``QILOOP_LABELING_SECRET_KEY`` (at least 32
+characters, from the environment only, never a file in the repository).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qiloop.core.errors import ConfigurationError
+
+DEVELOPMENT_SECRET = "qiloop-development-secret-key-do-not-use-in-production"
+DEVELOPMENT = "development"
+
+
+class WebOptions(BaseSettings):
+    """The labelling service's web settings, read from ``QILOOP_*`` environment variables.
+
+    Example:
+        >>> WebOptions(env="production", labeling_secret_key="x" * 40).check().env
+        'production'
+    """
+
+    model_config = SettingsConfigDict(env_prefix="QILOOP_", extra="ignore")
+
+    env: str = Field(default=DEVELOPMENT, description="development, staging or production (QILOOP_ENV).")
+    labeling_secret_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_SECRET), description="Signs the login form's CSRF token."
+    )
+    labeling_https: bool = Field(
+        default=False, description="Served over HTTPS (directly or behind a proxy): Secure cookies and HSTS."
+    )
+    session_hours: float = Field(default=12.0, gt=0, description="How long a browser session lives.")
+
+    @property
+    def session_lifetime(self) -> timedelta:
+        return timedelta(hours=self.session_hours)
+
+    @property
+    def secret(self) -> bytes:
+        return self.labeling_secret_key.get_secret_value().encode()
+
+    def check(self) -> WebOptions:
+        """Refuse to run with the public development key, or a short key, outside development.
+
+        Raises:
+            ConfigurationError: The key is the development default (or too short) and ``env`` is not development.
+        """
+        key = self.labeling_secret_key.get_secret_value()
+        if self.env == DEVELOPMENT:
+            return self
+        if key == DEVELOPMENT_SECRET:
+            raise ConfigurationError(
+                f"the labelling service runs with QILOOP_ENV={self.env!r} but the built-in development secret key",
+                hint="set QILOOP_LABELING_SECRET_KEY to a random value, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`",
+            )
+        if len(key) < 32:
+            raise ConfigurationError(
+                f"QILOOP_LABELING_SECRET_KEY has {len(key)} characters; at least 32 are needed outside development",
+                hint="generate one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'`",
+            )
+        return self

@@ -1,0 +1,81 @@
+"""The labeller's API: open jobs, the next task, a task, its image, submitting boxes.
+
+Any role may label (admins and verifiers too); a task is only ever visible to
+the worker who holds it, and an image only to someone with a reason to see it.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy import select
+
+from qiloop.core.errors import NotFoundError
+from qiloop.labeling import tasks
+from qiloop.labeling.api import access
+from qiloop.labeling.api.deps import Principal, any_user
+from qiloop.labeling.api.schemas import BoxesIn, TaskOut
+from qiloop.labeling.models import Job
+
+router = APIRouter(prefix="/api/v1", tags=["labelling"])
+
+_IMAGE_TYPES = {"jpeg": "image/jpeg", "png": "image/png"}
+
+
+@router.get("/me")
+def me(who: Principal = Depends(any_user)) -> dict:
+    """The caller's account."""
+    return {"username": who.username, "role": who.role}
+
+
+@router.get("/jobs")
+def open_jobs(request: Request, who: Principal = Depends(any_user)) -> list[dict]:
+    """Open jobs a worker may take tasks from."""
+    with request.app.state.db.session() as session:
+        jobs = session.scalars(select(Job).where(Job.state == "open").order_by(Job.id)).all()
+        return [{"name": j.name, "classes": list(j.classes), "instructions": j.instructions} for j in jobs]
+
+
+@router.post("/jobs/{job}/tasks/next", response_model=TaskOut, responses={204: {"description": "No task left"}})
+def next_task(job: str, request: Request, who: Principal = Depends(any_user)):
+    """Lease the caller's next image of ``job`` (the one already held, if any); 204 when none is left."""
+    db = request.app.state.db
+    view = tasks.next_task(db, job, who.username)
+    if view is None:
+        return Response(status_code=204)
+    return _task_out(db, view.id, who)
+
+
+@router.get("/tasks/{task_id}", response_model=TaskOut)
+def get_task(task_id: int, request: Request, who: Principal = Depends(any_user)) -> TaskOut:
+    """One of the caller's tasks (404 for anybody else's)."""
+    return _task_out(request.app.state.db, task_id, who)
+
+
+@router.post("/tasks/{task_id}/submit")
+def submit(task_id: int, body: BoxesIn, request: Request, who: Principal = Depends(any_user)) -> dict:
+    """Store the caller's boxes for their task; ``completed`` says whether the image's round is now complete."""
+    completed = tasks.submit(request.app.state.db, task_id, who.username, body.boxes)
+    return {"task_id": task_id, "completed": completed}
+
+
+@router.get("/images/{sha256}")
+def image(sha256: str, request: Request, who: Principal = Depends(any_user)) -> Response:
+    """The image's bytes, for a caller holding a task on it (or verifying it)."""
+    with request.app.state.db.session() as session:
+        allowed = access.may_read_image(session, who.user_id, who.role, sha256)
+    if not allowed:
+        raise NotFoundError(f"no image {sha256[:16]!r} among your tasks", hint="fetch a task first")
+    store = request.app.state.image_store
+    record = store.get(sha256)
+    data = store.read_bytes(sha256)
+    return Response(
+        data,
+        media_type=_IMAGE_TYPES.get(record.format, "application/octet-stream"),
+        headers={"Cache-Control": "private, max-age=600"},
+    )
+
+
+def _task_out(db, task_id: int, who: Principal) -> TaskOut:
+    with db.session() as session:
+        view = access.own_task(session, task_id, who.user_id)
+        return TaskOut.of(view, access.task_state(session, task_id), access.last_rejection(session, task_id))

@@ -1,0 +1,166 @@
+"""Simulated workers that label and verify through the service's HTTP API: the stand-in for a workforce.
+
+Each bot is a worker account with an API token and its own noise; it leases
+tasks, draws boxes from the known truth with that noise, and submits, over real
+HTTP like any script would. A bot verifier approves consolidations that match
+the truth and rejects the rest with a reason, so rejected images go round again.
+A worker never sees an image twice in a job, so with N annotators per image a
+rejected image needs workers who have not seen it yet: the default of 2N bots
+leaves room for one more round.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import httpx
+import numpy as np
+
+from qiloop.core.errors import QiloopError
+from qiloop.core.records import Box
+from qiloop.labeling.overlap import f1
+from qiloop.labeling.simulated import SLOPPY, Noise, noisy_boxes
+
+
+@dataclass(frozen=True)
+class BotAccount:
+    """A simulated worker: account name, API token, and how it departs from the truth."""
+
+    username: str
+    token: str
+    noise: Noise
+
+
+@dataclass(frozen=True)
+class LabelingRun:
+    """What the bots did: tasks submitted per bot, errors, and the time it took."""
+
+    submitted: dict[str, int]
+    conflicts: int
+    seconds: float
+
+    @property
+    def tasks(self) -> int:
+        return sum(self.submitted.values())
+
+    @property
+    def tasks_per_second(self) -> float:
+        return self.tasks / self.seconds if self.seconds > 0 else 0.0
+
+
+def bot_accounts(db, count: int, sloppy: int = 1, noise: Noise = Noise(), prefix: str = "bot") -> list[BotAccount]:
+    """Create (or reuse) ``count`` labeler accounts, the last ``sloppy`` of them sloppy, each with a new API token."""
+    import secrets
+
+    from qiloop.core.errors import NotFoundError
+    from qiloop.labeling import auth, workforce
+
+    accounts = []
+    with db.session() as session:
+        for i in range(1, count + 1):
+            name = f"{prefix}-{i}"
+            try:
+                user = workforce.find_user(session, name)
+            except NotFoundError:
+                workforce.add_user(session, name, secrets.token_urlsafe(24), "labeler")
+                user = workforce.find_user(session, name)
+            token = auth.issue_api_token(session, user, "bots")
+            accounts.append(BotAccount(name, token, SLOPPY if i > count - sloppy else noise))
+    return accounts
+
+
+def label_job(
+    url: str,
+    job: str,
+    bots: Sequence[BotAccount],
+    truth: Mapping[str, Sequence[Box]],
+    *,
+    seed: int = 0,
+    on_task: Callable[[], None] | None = None,
+) -> LabelingRun:
+    """Let every bot take and submit tasks of ``job`` at the same time until none is left for it."""
+    submitted = {b.username: 0 for b in bots}
+    conflicts = [0]
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def work(index: int, bot: BotAccount) -> None:
+        rng = np.random.default_rng([seed, index])
+        try:
+            with _client(url, bot.token) as client:
+                while (task := _call(client, "POST", f"/api/v1/jobs/{job}/tasks/next")) is not None:
+                    known = truth.get(task["image_sha256"], ())
+                    boxes = noisy_boxes(known, task["image_width"], task["image_height"], bot.noise, rng)
+                    body = {"boxes": [b.model_dump(exclude={"score"}) for b in boxes]}
+                    response = client.post(f"/api/v1/tasks/{task['id']}/submit", json=body)
+                    with lock:
+                        if response.status_code == 409:  # the lease ran out: the image went back to the queue
+                            conflicts[0] += 1
+                            continue
+                        _raise_for(response)
+                        submitted[bot.username] += 1
+                    if on_task is not None:
+                        on_task()
+        except BaseException as exc:
+            errors.append(exc)
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=work, args=(i, b), name=f"bot-{b.username}") for i, b in enumerate(bots)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return LabelingRun(submitted, conflicts[0], time.perf_counter() - start)
+
+
+def verify_job(
+    url: str, job: str, token: str, truth: Mapping[str, Sequence[Box]], *, min_f1: float = 0.5
+) -> tuple[int, int]:
+    """A bot verifier: approve consolidations whose F1 against the truth reaches ``min_f1``, reject the rest.
+
+    Returns:
+        ``(approved, rejected)``.
+    """
+    approved = rejected = 0
+    with _client(url, token) as client:
+        while queue := _call(client, "GET", f"/api/v1/jobs/{job}/review", params={"limit": 100}):
+            for item in queue:
+                boxes = [Box(**c["box"]) for c in item["boxes"]]
+                score = f1(boxes, truth.get(item["image_sha256"], ()))
+                if score >= min_f1:
+                    _call(client, "POST", f"/api/v1/items/{item['item_id']}/approve", json={})
+                    approved += 1
+                else:
+                    reason = f"the boxes match the reference poorly (F1 {score:.2f}): look for missed and invented ones"
+                    _call(client, "POST", f"/api/v1/items/{item['item_id']}/reject", json={"reason": reason})
+                    rejected += 1
+    return approved, rejected
+
+
+def _client(url: str, token: str) -> httpx.Client:
+    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60.0)
+
+
+def _call(client: httpx.Client, method: str, path: str, **kwargs):
+    response = client.request(method, path, **kwargs)
+    _raise_for(response)
+    return None if response.status_code == 204 else response.json()
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"message": response.text[:200]}
+    raise QiloopError(
+        f"the labelling service answered {response.status_code} to {response.request.method} "
+        f"{response.request.url.path}: {body.get('message')}",
+        hint=body.get("hint") or "check the service's log",
+    )
