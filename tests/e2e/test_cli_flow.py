@@ -116,6 +116,7 @@ def test_demo_runs_start_to_finish(tmp_path):
     assert "point-in-time reads" in done.stdout
     assert "re-import writes 0" in done.stdout
     assert "images without an approved label (next labelling job): 4" in done.stdout
+    assert "images labelled (APPROVED)" in done.stdout and "4 of 4" in done.stdout  # bots labelled them
     for step in ("dataset", "train", "export", "evaluate", "gate"):
         assert f"· {step}" in done.stdout
     assert "parity passed" in done.stdout and "the model registry" in done.stdout

@@ -1,7 +1,9 @@
 """Cross-site scripting: 60 payloads in every text a user can set, rendered on every page in Chromium.
 
 The payloads go into job instructions, class names, image names, rejection
-reasons and user names (refused, but echoed in the error), and into URLs. The
+reasons and user names (refused, but echoed in the error), and into URLs. Job
+names are refused by their pattern, so they reach pages only through the job's
+URL (its label and verify pages answer 404 and echo the name). The
 browser runs with the Content-Security-Policy bypassed, so what is tested is
 the escaping alone (the CSP is a second wall, tested by the headers test).
 A payload that ran would call ``__xss(n)`` or open a dialog; neither may happen,
@@ -19,6 +21,7 @@ import pytest
 from browser_helpers import chromium, log_in
 from labeling_helpers import PASSWORD, png
 from labeling_web_helpers import running_service
+from qiloop.core.errors import ConfigurationError
 from qiloop.core.records import Box
 from qiloop.labeling import jobs, tasks, verification
 from xss_payloads import payloads
@@ -129,11 +132,14 @@ def test_no_payload_runs_or_renders_unescaped_on_any_page(tmp_path):
             admin.goto(service.url + path)
             check(admin, path)
             raw(path, ada)
-        for payload in corpus:  # payloads in URLs come back in 404 pages
-            path = f"/jobs/{quote(payload, safe='')}/label"
-            admin.goto(service.url + path)
-            check(admin, path)
-            raw(path, ada)
+        for payload in corpus:  # a payload is never a job name; in a job's URL it comes back in 404 pages
+            with pytest.raises(ConfigurationError):
+                jobs.JobSpec.build(name=payload, classes=["scratch"])
+            for page in ("label", "verify"):
+                path = f"/jobs/{quote(payload, safe='')}/{page}"
+                admin.goto(service.url + path)
+                check(admin, path)
+                raw(path, ada)
 
         verifier = context.new_page()
         log_in(verifier, service.url, "vera")

@@ -1,9 +1,10 @@
 """``qiloop demo``: one pass of the loop on embedded defaults, explained as it runs.
 
-At this stage of the product the demo covers the data side: synthetic photos →
-image store → label import → a verifier's later corrections → point-in-time
-reads of the label store. Each step calls the same library functions the CLI
-commands do.
+Synthetic photos → image store → label import → a verifier's later corrections →
+point-in-time reads → a labelling job done by bots over the labelling service →
+training, export, evaluation and the gate → the model registry → a device
+inspecting images with results over MQTT → a signed fleet deployment to two
+simulated devices. Each step calls the same library functions the CLI commands do.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rich.table import Table
 from qiloop.cli.common import HomeOption, console, settings_for
 from qiloop.cli.demo_edge import inspect_on_device
 from qiloop.cli.demo_fleet import deploy_to_fleet
+from qiloop.cli.demo_label import label_step
 
 
 def demo(
@@ -110,10 +112,11 @@ def demo(
         console.print(f"  {key}: {value}")
     todo = images.unlabeled(labels.labeled_sha256s())
     console.print(f"  images without an approved label (next labelling job): {len(todo)}")
+    label_step(settings, images, labels, seed=seed, step=lambda text: _step(7, text))
     if epochs > 0:
         _train(settings, images, labels, epochs)
-        inspect_on_device(settings, data_dir / "images", count=device_images, step=lambda text: _step(9, text))
-        deploy_to_fleet(settings, data_dir / "images", step=lambda text: _step(10, text))
+        inspect_on_device(settings, data_dir / "images", count=device_images, step=lambda text: _step(10, text))
+        deploy_to_fleet(settings, data_dir / "images", step=lambda text: _step(11, text))
     console.print(
         Panel(
             f"done in {time.perf_counter() - started:.1f} s — home: {settings.home}\n"
@@ -126,7 +129,7 @@ def demo(
 
 
 def _train(settings, images, labels, epochs: int) -> None:
-    """Steps 7-8: the training pipeline on the quick profile, then the registry."""
+    """Steps 8-9: the training pipeline on the quick profile, then the registry."""
     from rich.progress import Progress
 
     from qiloop.registry import ModelRegistry
@@ -134,7 +137,7 @@ def _train(settings, images, labels, epochs: int) -> None:
     from qiloop.training.gate import GateConfig
     from qiloop.training.pipeline import run_training
 
-    _step(7, f"train, export, evaluate and gate a model ({epochs} epochs, quick profile, CPU)")
+    _step(8, f"train, export, evaluate and gate a model ({epochs} epochs, quick profile, CPU)")
     config = TrainConfig.resolve(profile="quick", overrides=[f"epochs={epochs}"])
     # A short demo run reaches a modest mAP; the bar is set for it, and says so.
     gate = GateConfig(min_map50=0.05, approval="auto")
@@ -165,7 +168,7 @@ def _train(settings, images, labels, epochs: int) -> None:
     verdict = "passed" if result.decision.passed else "failed: " + "; ".join(result.decision.reasons)
     console.print(f"  gate (mAP50 ≥ {gate.min_map50}): {verdict}")
 
-    _step(8, "the model registry")
+    _step(9, "the model registry")
     versions = (
         registry.versions(config.name) if result.version is not None or _registered(registry, config.name) else []
     )

@@ -77,8 +77,9 @@ def score_against_gold(worker_boxes: Sequence[Box], gold_boxes: Sequence[Box], i
 
 def reliability(scores: Sequence[float], prior: ReliabilityPrior = ReliabilityPrior()) -> float:
     """A worker's reliability from their gold F1 scores (oldest first), shrunk towards ``prior``."""
-    count = prior.strength + len(scores)
-    return prior.mean if count == 0 else (prior.mean * prior.strength + float(sum(scores))) / count
+    if not scores:  # the prior alone (also avoids 0/0 for a vanishing prior strength)
+        return prior.mean
+    return (prior.mean * prior.strength + float(sum(scores))) / (prior.strength + len(scores))
 
 
 def worker_accuracy(

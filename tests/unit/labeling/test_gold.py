@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from qiloop.core.errors import ConfigurationError
@@ -76,6 +76,7 @@ def test_window_follows_a_worker_who_changes():
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.floats(0, 1), max_size=30), st.floats(0, 1), st.floats(0, 20))
+@example(scores=[], mean=0.5, strength=5e-324)  # a prior strength so small that mean * strength underflows
 def test_reliability_lies_between_prior_and_mean(scores, mean, strength):
     r = reliability(scores, ReliabilityPrior(mean=mean, strength=strength))
     values = [mean, *scores] if strength > 0 or not scores else scores
