@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qiloop.core.components import NAME_PATTERN
 
@@ -41,6 +41,12 @@ class AgentConfig(BaseModel):
     model_check_timeout_s: float = Field(default=60.0, gt=0)
     download_retry_s: float = Field(default=300.0, ge=0)
     stop_timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("home", "camera_dir")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        # Component processes run in their own folders: every path handed to them must be absolute.
+        return None if value is None else Path(value).expanduser().absolute()
 
     @property
     def camera_folder(self) -> Path:

@@ -78,3 +78,13 @@ def test_sequences_only_go_up(tmp_path):
     state.accept("c" * 32, "device:cam-1", 3, "{}")
     assert state.last_sequence("device:cam-1") == 7
     assert [r.sequence for r in state.history()] == [3, 7]
+
+
+def test_agent_paths_are_made_absolute(tmp_path, monkeypatch):
+    from qiloop.edge.agent.config import AgentConfig
+
+    monkeypatch.chdir(tmp_path)
+    config = AgentConfig(home="devices/line-1", device_id="line-1", camera_dir="cam")
+    assert config.home == tmp_path / "devices" / "line-1"  # components run elsewhere: no relative paths
+    assert config.camera_folder == tmp_path / "cam"
+    assert AgentConfig(home="h", device_id="d").camera_folder == tmp_path / "h" / "camera"
