@@ -67,11 +67,14 @@ def quality_run(truth: dict, seed: int) -> dict[str, dict]:
         name: reliability([score_against_gold(drawn[r][name], truth[r][0]).f1 for r in gold]) for name in ANNOTATORS
     }
     boxes_of = {r: truth[r][0] for r in measured}
-    methods: dict[str, dict[str, list]] = {name: {} for name in ["consolidated", "majority", *ANNOTATORS]}
+    names = ["consolidated", "weighted vote 0.4", "majority", *ANNOTATORS]
+    methods: dict[str, dict[str, list]] = {name: {} for name in names}
     methods.update({f"support>={t}": {} for t in (0.4, 0.5)})
     for ref in measured:
         ours = consolidate(drawn[ref], weights)
         methods["consolidated"][ref] = [c.box for c in ours.boxes]
+        voted = consolidate(drawn[ref], weights, min_support=0.4)  # the job option --min-support 0.4
+        methods["weighted vote 0.4"][ref] = [c.box for c in voted.boxes]
         equal = consolidate(drawn[ref], {n: 1.0 for n in ANNOTATORS}, quorum=2)
         methods["majority"][ref] = [c.box for c in equal.boxes]
         loose = consolidate(drawn[ref], weights, quorum=1)

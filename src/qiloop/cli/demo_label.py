@@ -96,6 +96,7 @@ def label_with_bots(
                 classes=settings.classes,
                 instructions="Draw a tight box around every scratch; leave engraving and smudges alone.",
                 annotators_per_image=annotators,
+                min_support=0.4,  # the weighted vote: a reliable annotator's box survives another's miss
                 gold_every=2,
             )
             jobs.create_job(session, spec, list(todo))

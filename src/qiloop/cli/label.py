@@ -137,6 +137,14 @@ def jobs_create(
     ] = None,
     annotators: Annotated[int, typer.Option("--annotators", help="Annotators per image.")] = 3,
     quorum: Annotated[int | None, typer.Option("--quorum", help="Annotators needed to keep a box.")] = None,
+    min_support: Annotated[
+        float | None,
+        typer.Option(
+            "--min-support",
+            help="Also keep a box whose annotators hold this share of the reliability "
+            "weight (a weighted vote, e.g. 0.4).",
+        ),
+    ] = None,
     instructions: Annotated[str, typer.Option("--instructions", help="Instructions shown to workers.")] = "",
     instructions_file: Annotated[
         Path | None, typer.Option("--instructions-file", help="Read the instructions from a file.")
@@ -172,6 +180,7 @@ def jobs_create(
         instructions=text,
         annotators_per_image=annotators,
         quorum=quorum,
+        min_support=min_support,
         lease_seconds=lease_seconds,
         gold_every=gold_every,
         prelabel_source=prelabel_source,

@@ -39,6 +39,8 @@ class JobSpec(BaseModel):
     instructions: str = Field(default="", max_length=20_000)
     annotators_per_image: int = Field(default=3, ge=1, le=20)
     quorum: int | None = Field(default=None, ge=1)
+    min_support: float | None = Field(default=None, gt=0, le=1, description="Weighted vote: keep a box whose "
+                                      "annotators hold this share of the reliability weight.")  # fmt: skip
     lease_seconds: float = Field(default=900.0, gt=0)
     gold_every: int = Field(default=0, ge=0, description="Every n-th task of a worker is a gold image; 0: none.")
     prelabel_source: str | None = Field(default=None, max_length=255)

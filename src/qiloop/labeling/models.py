@@ -90,6 +90,7 @@ class Job(Base):
     instructions: Mapped[str] = mapped_column(Text, default="")
     annotators_per_image: Mapped[int] = mapped_column(Integer)
     quorum: Mapped[int | None] = mapped_column(Integer)
+    min_support: Mapped[float | None] = mapped_column(Float)
     lease_seconds: Mapped[float] = mapped_column(Float)
     gold_every: Mapped[int] = mapped_column(Integer, default=0)
     prelabel_source: Mapped[str | None] = mapped_column(String(255))

@@ -61,7 +61,7 @@ def consolidate_item(session: Session, job: Job, item: JobItem, now: datetime) -
     ids = session.execute(select(User.username, User.id).where(User.username.in_(annotations))).all()
     weights = {name: acc.reliability for name, acc in accuracy(session, workers=[i for _, i in ids]).items()}
     quorum = min(job.quorum or majority_quorum(job.annotators_per_image), len(annotations))
-    result = consolidate(annotations, weights, quorum=quorum)
+    result = consolidate(annotations, weights, quorum=quorum, min_support=job.min_support)
     row = ConsolidatedResult(
         item_id=item.id,
         round=item.round,

@@ -199,3 +199,21 @@ def test_a_lower_weight_pulls_less(dx, dy, low):
     if f1([good], [sloppy]) == 1.0:  # only boxes that overlap enough are one cluster
         assert offset(low) <= offset(1.0) + 1e-9
         assert offset(low) < offset(1.0) or dx == dy == 0
+
+
+def test_a_weighted_vote_keeps_a_reliable_annotators_box_that_another_missed():
+    box = Box(class_id=0, left=10, top=10, width=40, height=6)
+    elsewhere = Box(class_id=0, left=200, top=150, width=30, height=5)
+    drawn = {"careful-1": [box], "careful-2": [], "sloppy": [elsewhere]}
+    weights = {"careful-1": 0.95, "careful-2": 0.88, "sloppy": 0.17}
+    assert consolidate(drawn, weights).boxes == ()  # one head of three: below the majority
+    (kept,) = consolidate(drawn, weights, min_support=0.4).boxes  # 0.95 of 2.0 = 0.475 of the weight
+    assert kept.annotators == ("careful-1",) and kept.support == pytest.approx(0.475)
+    equal = {"careful-1": 1.0, "careful-2": 1.0, "sloppy": 1.0}
+    assert consolidate(drawn, equal, min_support=0.4).boxes == ()  # with equal weights one of three is 0.33
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.1, 1.5])
+def test_min_support_must_be_a_share(bad):
+    with pytest.raises(ConfigurationError, match="min_support"):
+        consolidate({"a": [], "b": []}, min_support=bad)
