@@ -19,16 +19,15 @@ The results collector keeps its own tables in the same file (:mod:`qiloop.fleet.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from qiloop.core.deployments import FINAL_STATES, DeploymentState, SignedDeployment
-from qiloop.core.errors import StoreError
 from qiloop.edge.agent.protocol import DeploymentReport, DeviceHello
 from qiloop.fleet.rollout import Rollout
+from qiloop.fleet.sqlite_file import Transaction, connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
@@ -79,14 +78,8 @@ class FleetDB:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the fleet database {self.path}: {exc}", hint="move the file aside") from exc
+        self._db = connect(self.path, _SCHEMA)
 
     @classmethod
     def from_settings(cls, settings, path: str | Path | None = None) -> FleetDB:
@@ -115,7 +108,7 @@ class FleetDB:
     def add_report(self, report: DeploymentReport, at: float | None = None) -> bool:
         """Log a deployment report once per ``(device_id, sequence)``; False for a re-delivery."""
         at = at or time.time()
-        with self._lock, _Immediate(self._db):
+        with self._lock, Transaction(self._db, self.path):
             new = self._db.execute(
                 "INSERT OR IGNORE INTO deployment_reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (report.device_id, report.sequence if report.sequence is not None else -int(at * 1e6),
@@ -180,7 +173,7 @@ class FleetDB:
 
     def next_sequence(self, target: str) -> int:
         """The next sequence of ``target``: above every one allocated or reported, never handed out twice."""
-        with self._lock, _Immediate(self._db):
+        with self._lock, Transaction(self._db, self.path):
             stored = self._db.execute("SELECT sequence FROM sequences WHERE target = ?", (target,)).fetchone()
             reported = self._db.execute(
                 "SELECT MAX(deployment_sequence) FROM deployment_reports WHERE target = ?", (target,)
@@ -247,18 +240,5 @@ class FleetDB:
         return [dict(zip(("name", "broker_url", "files_url", "pid", "heartbeat_at"), r, strict=True)) for r in rows]
 
     def _run(self, sql: str, row: tuple) -> None:
-        with self._lock, _Immediate(self._db):
+        with self._lock, Transaction(self._db, self.path):
             self._db.execute(sql, row)
-
-
-class _Immediate:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on error): the write lock is taken up front."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type, *exc: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -13,14 +13,13 @@ a newer one.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from qiloop.core.errors import StoreError
 from qiloop.edge.inference.messages import DeviceStatus, FeedbackImage, InferenceResult
+from qiloop.fleet.sqlite_file import Transaction, connect
 from qiloop.settings import Settings
 
 _SCHEMA = """
@@ -59,14 +58,8 @@ class ResultsDB:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the fleet database {self.path}: {exc}", hint="move the file aside") from exc
+        self._db = connect(self.path, _SCHEMA)
 
     @classmethod
     def from_settings(cls, settings: Settings, path: str | Path | None = None) -> ResultsDB:
@@ -159,7 +152,7 @@ class ResultsDB:
             return self._db.execute(sql, row).rowcount == 1
 
     def _write(self):
-        return _Transaction(self._db, self.path)
+        return Transaction(self._db, self.path)
 
 
 def _iso(value: datetime | None) -> str:
@@ -167,21 +160,3 @@ def _iso(value: datetime | None) -> str:
     value = value or datetime.now(timezone.utc)
     value = value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
     return value.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` (or ``ROLLBACK``), with SQLite failures as :class:`StoreError`."""
-
-    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
-        self._db, self._path = db, path
-
-    def __enter__(self) -> None:
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write the fleet database {self._path}: {exc}", hint="retry") from exc
-
-    def __exit__(self, exc_type: object, exc: BaseException | None, *_: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
-        if isinstance(exc, sqlite3.Error):
-            raise StoreError(f"cannot write the fleet database {self._path}: {exc}", hint="retry") from exc
