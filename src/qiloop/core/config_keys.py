@@ -10,12 +10,14 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from types import UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
 from qiloop.core.errors import ConfigurationError, require
 from qiloop.core.records import describe as describe_fields
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def section_of(model: type[BaseModel], key: str) -> type[BaseModel] | None:
@@ -116,3 +118,16 @@ def set_dotted(model: type[BaseModel], data: dict[str, Any], key: str, value: An
 def describe(exc: ValidationError) -> str:
     """One line per problem: ``dotted.key: message (got value)``."""
     return describe_fields(exc, root="config")
+
+
+def build(model: type[M], data: Mapping[str, Any], source: str = "configuration") -> M:
+    """Validate a plain mapping into ``model``, naming any unknown key (with the valid ones) or invalid value.
+
+    Raises:
+        ConfigurationError: An unknown key or an invalid value.
+    """
+    check(model, data, source)
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid {source}: {describe(exc)}", hint="correct the named key(s)") from exc

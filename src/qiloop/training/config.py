@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qiloop.core.errors import ConfigurationError, require
 from qiloop.core.splits import DEFAULT_RATIOS, check_ratios
@@ -105,13 +105,7 @@ class TrainConfig(_Section):
     @classmethod
     def build(cls, data: Mapping[str, Any], *, source: str = "configuration") -> TrainConfig:
         """Validate a plain mapping, naming any unknown key and the valid ones."""
-        config_keys.check(cls, data, source)
-        try:
-            return cls.model_validate(dict(data))
-        except ValidationError as exc:
-            raise ConfigurationError(
-                f"invalid {source}: {config_keys.describe(exc)}", hint="correct the named key(s)"
-            ) from exc
+        return config_keys.build(cls, data, source)
 
     @classmethod
     def from_file(cls, path: str | Path, base: TrainConfig | None = None) -> TrainConfig:

@@ -1,6 +1,7 @@
 """Key handling for nested pydantic configs; moved to :mod:`qiloop.core.config_keys` (the device uses it too)."""
 
 from qiloop.core.config_keys import (
+    build,
     check,
     describe,
     is_mapping_field,
@@ -12,6 +13,7 @@ from qiloop.core.config_keys import (
 )
 
 __all__ = [
+    "build",
     "check",
     "describe",
     "is_mapping_field",

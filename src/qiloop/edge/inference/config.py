@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from qiloop.core import config_keys
 from qiloop.core.errors import ConfigurationError, require
@@ -96,13 +96,7 @@ class AppConfig(_Section):
     @classmethod
     def build(cls, data: Mapping[str, Any], *, source: str = "configuration") -> AppConfig:
         """Validate a plain mapping, naming any unknown key and the valid ones."""
-        config_keys.check(cls, data, source)
-        try:
-            return cls.model_validate(dict(data))
-        except ValidationError as exc:
-            raise ConfigurationError(
-                f"invalid {source}: {config_keys.describe(exc)}", hint="correct the named key(s)"
-            ) from exc
+        return config_keys.build(cls, data, source)
 
     @classmethod
     def read_file(cls, path: str | Path) -> dict[str, Any]:
