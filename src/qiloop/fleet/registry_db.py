@@ -27,7 +27,7 @@ from pathlib import Path
 from qiloop.core.deployments import FINAL_STATES, DeploymentState, SignedDeployment
 from qiloop.edge.agent.protocol import DeploymentReport, DeviceHello
 from qiloop.fleet.rollout import Rollout
-from qiloop.fleet.sqlite_file import Transaction, connect
+from qiloop.fleet.sqlite_file import connect, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
@@ -108,7 +108,7 @@ class FleetDB:
     def add_report(self, report: DeploymentReport, at: float | None = None) -> bool:
         """Log a deployment report once per ``(device_id, sequence)``; False for a re-delivery."""
         at = at or time.time()
-        with self._lock, Transaction(self._db, self.path):
+        with self._lock, transaction(self._db, self.path):
             new = self._db.execute(
                 "INSERT OR IGNORE INTO deployment_reports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (report.device_id, report.sequence if report.sequence is not None else -int(at * 1e6),
@@ -173,7 +173,7 @@ class FleetDB:
 
     def next_sequence(self, target: str) -> int:
         """The next sequence of ``target``: above every one allocated or reported, never handed out twice."""
-        with self._lock, Transaction(self._db, self.path):
+        with self._lock, transaction(self._db, self.path):
             stored = self._db.execute("SELECT sequence FROM sequences WHERE target = ?", (target,)).fetchone()
             reported = self._db.execute(
                 "SELECT MAX(deployment_sequence) FROM deployment_reports WHERE target = ?", (target,)
@@ -240,5 +240,5 @@ class FleetDB:
         return [dict(zip(("name", "broker_url", "files_url", "pid", "heartbeat_at"), r, strict=True)) for r in rows]
 
     def _run(self, sql: str, row: tuple) -> None:
-        with self._lock, Transaction(self._db, self.path):
+        with self._lock, transaction(self._db, self.path):
             self._db.execute(sql, row)

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from qiloop.edge.inference.messages import DeviceStatus, FeedbackImage, InferenceResult
-from qiloop.fleet.sqlite_file import Transaction, connect
+from qiloop.fleet.sqlite_file import connect, transaction
 from qiloop.settings import Settings
 
 _SCHEMA = """
@@ -152,7 +152,7 @@ class ResultsDB:
             return self._db.execute(sql, row).rowcount == 1
 
     def _write(self):
-        return Transaction(self._db, self.path)
+        return transaction(self._db, self.path)
 
 
 def _iso(value: datetime | None) -> str:

@@ -10,6 +10,7 @@ import sqlite3
 from pathlib import Path
 
 from qiloop.core.errors import StoreError
+from qiloop.core.sqlite_tx import WriteTransaction
 
 
 def connect(path: Path, schema: str) -> sqlite3.Connection:
@@ -24,19 +25,6 @@ def connect(path: Path, schema: str) -> sqlite3.Connection:
     return db
 
 
-class Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` (or ``ROLLBACK``): the write lock up front, SQLite failures as StoreError."""
-
-    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
-        self._db, self._path = db, path
-
-    def __enter__(self) -> None:
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write the fleet database {self._path}: {exc}", hint="retry") from exc
-
-    def __exit__(self, exc_type: object, exc: BaseException | None, *_: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
-        if isinstance(exc, sqlite3.Error):
-            raise StoreError(f"cannot write the fleet database {self._path}: {exc}", hint="retry") from exc
+def transaction(db: sqlite3.Connection, path: Path) -> WriteTransaction:
+    """An immediate write transaction on the fleet database; SQLite failures become :class:`StoreError`."""
+    return WriteTransaction(db, f"the fleet database {path}")

@@ -14,17 +14,16 @@ appends it again when the broker re-delivers it, so reads keep the first row per
 from __future__ import annotations
 
 import builtins
-import random
-import time
 from datetime import datetime, timezone
 
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+from deltalake import DeltaTable
+from deltalake.exceptions import DeltaError, TableNotFoundError
 from pydantic import BaseModel, ConfigDict, Field
 
 from qiloop.core.errors import StoreError
 from qiloop.core.records import Box, Sha256
+from qiloop.storage import delta_append
 
 FEEDBACK_FOLDER = "_feedback"
 _BOX = pa.struct(
@@ -51,7 +50,6 @@ SCHEMA = pa.schema(
         ("received_at", pa.timestamp("us", tz="UTC")),
     ]
 )
-_COMMIT_ATTEMPTS = 8
 
 
 class FeedbackEntry(BaseModel):
@@ -103,21 +101,14 @@ class FeedbackLog:
         if not entries:
             return
         data = pa.Table.from_pylist([e.model_dump() for e in entries], schema=SCHEMA)
-        for attempt in range(_COMMIT_ATTEMPTS):
-            try:
-                write_deltalake(self._table, data, mode="append", storage_options=self._options or None)
-                return
-            except CommitFailedError as exc:
-                if attempt == _COMMIT_ATTEMPTS - 1:
-                    raise StoreError(
-                        f"could not commit {len(entries)} feedback rows after {_COMMIT_ATTEMPTS} attempts: {exc}",
-                        hint="many writers are committing at once; the device message will be re-delivered",
-                    ) from exc
-                time.sleep(random.uniform(0.05, 0.2) * 2**attempt)
-            except (DeltaError, OSError) as exc:
-                raise StoreError(
-                    f"could not write {len(entries)} feedback rows: {exc}", hint="retry once the store is reachable"
-                ) from exc
+        delta_append.append(
+            self._table,
+            data,
+            self._options,
+            what=f"{len(entries)} feedback rows",
+            busy="many writers are committing at once; the device message will be re-delivered",
+            down="retry once the store is reachable",
+        )
 
     def list(self, device: str | None = None) -> builtins.list[FeedbackEntry]:
         """Every feedback entry in receive order, one per ``(device_id, sequence)``; ``device`` keeps one device."""

@@ -16,20 +16,19 @@ read, so keeping up with other writers costs what they wrote, not the table size
 
 from __future__ import annotations
 
-import random
-import time
 from contextlib import contextmanager
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as pds
 import pyarrow.fs as pa_fs
-from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+from deltalake import DeltaTable
+from deltalake.exceptions import DeltaError, TableNotFoundError
 from deltalake.fs import DeltaStorageHandler
 
 from qiloop.core.errors import StoreError
 from qiloop.core.records import ImageRecord
+from qiloop.storage import delta_append
 from qiloop.storage.lookup import RowSet
 
 SCHEMA = pa.schema(
@@ -49,7 +48,6 @@ SCHEMA = pa.schema(
     ]
 )
 _RECORD_FIELDS = [name for name in SCHEMA.names if name != "key"]
-_COMMIT_ATTEMPTS = 8
 
 
 class ImageIndex:
@@ -124,22 +122,14 @@ class ImageIndex:
         if not rows:
             return
         data = pa.Table.from_pylist(rows, schema=SCHEMA)
-        for attempt in range(_COMMIT_ATTEMPTS):
-            try:
-                write_deltalake(self._table, data, mode="append", storage_options=self._options or None)
-                break
-            except CommitFailedError as exc:
-                if attempt == _COMMIT_ATTEMPTS - 1:
-                    raise StoreError(
-                        f"could not commit {len(rows)} index rows after {_COMMIT_ATTEMPTS} attempts: {exc}",
-                        hint="many writers are committing at once; ingest again (the image bytes are kept)",
-                    ) from exc
-                time.sleep(random.uniform(0.05, 0.2) * 2**attempt)
-            except (DeltaError, OSError) as exc:
-                raise StoreError(
-                    f"could not write {len(rows)} index rows: {exc}",
-                    hint="ingest again once the store is reachable; the image bytes already written are kept",
-                ) from exc
+        delta_append.append(
+            self._table,
+            data,
+            self._options,
+            what=f"{len(rows)} index rows",
+            busy="many writers are committing at once; ingest again (the image bytes are kept)",
+            down="ingest again once the store is reachable; the image bytes already written are kept",
+        )
         self.refresh()
 
     def compact(self) -> None:

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 from qiloop.core.deployments import DeploymentState
+from qiloop.core.sqlite_tx import WriteTransaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sequences (target TEXT PRIMARY KEY, last INTEGER NOT NULL);
@@ -53,23 +54,17 @@ class AgentState:
     def accept(self, deployment_id: str, target: str, sequence: int, document: str) -> None:
         """Record a deployment as received and raise the target's sequence, in one transaction."""
         now = time.time()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "INSERT INTO sequences VALUES (?, ?)"
-                    " ON CONFLICT (target) DO UPDATE SET last = MAX(last, excluded.last)",
-                    (target, sequence),
-                )
-                self._db.execute(
-                    "INSERT OR IGNORE INTO deployments (id, target, sequence, document, state, received, updated)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (deployment_id, target, sequence, document, DeploymentState.RECEIVED.value, now, now),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._lock, WriteTransaction(self._db):
+            self._db.execute(
+                "INSERT INTO sequences VALUES (?, ?)"
+                " ON CONFLICT (target) DO UPDATE SET last = MAX(last, excluded.last)",
+                (target, sequence),
+            )
+            self._db.execute(
+                "INSERT OR IGNORE INTO deployments (id, target, sequence, document, state, received, updated)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (deployment_id, target, sequence, document, DeploymentState.RECEIVED.value, now, now),
+            )
 
     def update(self, deployment_id: str, state: DeploymentState, detail: str = "", previous=None) -> None:
         """Move a deployment to a non-final state (``previous``: the set to roll back to)."""

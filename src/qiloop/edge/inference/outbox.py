@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qiloop.core.errors import ConfigurationError, StoreError
+from qiloop.core.sqlite_tx import WriteTransaction
 from qiloop.edge.inference.budget import DROP_ORDER, Admission, DropPolicy, Queued, plan_admission
 
 __all__ = ["DROP_ORDER", "Admission", "DropPolicy", "Message", "Outbox", "OutboxFullError", "OutboxStats", "Queued"]
@@ -124,7 +125,7 @@ class Outbox:
         self._start_sequence(first_sequence)
 
     def _transaction(self):
-        return _Transaction(self._db)
+        return WriteTransaction(self._db)
 
     def _claim_device(self) -> None:
         with self._lock, self._transaction():
@@ -269,16 +270,3 @@ class Outbox:
             " ON CONFLICT (kind, name) DO UPDATE SET value = value + excluded.value",
             (kind, name, n),
         )
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` (or ``ROLLBACK``): writers of several processes serialise here."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
