@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qiloop.labeling.consolidation import consolidate
+from qiloop.labeling.consolidation import DEFAULT_MIN_SUPPORT, consolidate
 from qiloop.labeling.gold import reliability, score_against_gold
 from qiloop.labeling.simulated import SLOPPY, Noise, noisy_boxes, quality
 
@@ -73,7 +73,7 @@ def quality_run(truth: dict, seed: int) -> dict[str, dict]:
     for ref in measured:
         ours = consolidate(drawn[ref], weights)
         methods["consolidated"][ref] = [c.box for c in ours.boxes]
-        voted = consolidate(drawn[ref], weights, min_support=0.4)  # the job option --min-support 0.4
+        voted = consolidate(drawn[ref], weights, min_support=DEFAULT_MIN_SUPPORT)  # what jobs use by default
         methods["weighted vote 0.4"][ref] = [c.box for c in voted.boxes]
         equal = consolidate(drawn[ref], {n: 1.0 for n in ANNOTATORS}, quorum=2)
         methods["majority"][ref] = [c.box for c in equal.boxes]

@@ -1,9 +1,11 @@
 """Cross-site scripting: 60 payloads in every text a user can set, rendered on every page in Chromium.
 
 The payloads go into job instructions, class names, image names, rejection
-reasons and user names (refused, but echoed in the error), and into URLs. Job
+reasons, uploaded file names, user names and roles (refused, but echoed in the
+error), and into URLs. Job
 names are refused by their pattern, so they reach pages only through the job's
-URL (its label and verify pages answer 404 and echo the name). The
+URL (its label and verify pages and its close and cancel forms answer 404 and
+echo the name). The
 browser runs with the Content-Security-Policy bypassed, so what is tested is
 the escaping alone (the CSP is a second wall, tested by the headers test).
 A payload that ran would call ``__xss(n)`` or open a dialog; neither may happen,
@@ -24,6 +26,7 @@ from labeling_web_helpers import running_service
 from qiloop.core.errors import ConfigurationError
 from qiloop.core.records import Box
 from qiloop.labeling import jobs, tasks, verification
+from qiloop.labeling.uploads import base_name
 from xss_payloads import payloads
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -45,6 +48,13 @@ DANGER = """() => {
     }
   }
   return bad;
+}"""
+
+
+ROLE_OPTION = """(payload) => {
+  const option = document.querySelector("form.role-form select option");
+  option.value = payload;
+  option.selected = true;
 }"""
 
 
@@ -82,6 +92,28 @@ def seed_jobs(service, corpus: list[str]) -> tuple[list[str], list[str]]:
                 label_round(service, name, "bob", len(group))
             names.append(name)
     return verify_jobs, label_jobs
+
+
+def upload_payload_names(service, page, client, corpus: list[str], check) -> None:
+    """Payloads as uploaded file names (stored and rejected rows) and as a refused job name on the upload page."""
+    seed = 5000
+    for k, group in enumerate(groups(corpus)):
+        files = [{"name": p, "mimeType": "image/png", "buffer": png(seed + i) if i % 2 else p.encode()}
+                 for i, p in enumerate(group)]  # fmt: skip
+        seed += len(group)
+        page.goto(f"{service.url}/admin/images")
+        page.set_input_files('input[name="files"]', files)
+        page.click('form#upload button[type="submit"]')
+        page.wait_for_selector("#uploads tbody tr")
+        shown = page.locator("#uploads td.name").all_text_contents()
+        assert shown == [base_name(p.replace('"', "%22")) for p in group], "file names are not shown as sent"
+        check(page, f"upload group {k}")
+        sent = [("files", (p, png(seed + i), "image/png")) for i, p in enumerate(group)]
+        body = client.post("/admin/images", data={"job": group[0][:128]}, files=sent).text  # the job name is refused
+        assert "invalid job" in body
+        body += client.post("/admin/images", files=sent).text
+        leaked = [t for p in group for t in (p, base_name(p)) if "<" in t and t in body]
+        assert leaked == [], f"/admin/images holds file names verbatim: {leaked[:3]}"
 
 
 def label_round(service, job: str, worker: str, count: int) -> None:
@@ -128,10 +160,22 @@ def test_no_payload_runs_or_renders_unescaped_on_any_page(tmp_path):
             check(admin, f"add user {name}")
             response = ada.post("/admin/users", data={"username": payload, "password": PASSWORD, "role": "labeler"})
             assert response.status_code == 400 and ("<" not in payload or payload not in response.text)
-        for path in ("/admin", "/admin/workers", "/admin/users", "/jobs"):
+        for name, payload in enumerate(corpus):  # unknown roles are refused, and the refusal echoes them
+            admin.goto(f"{service.url}/admin/users")
+            admin.evaluate(ROLE_OPTION, payload)
+            admin.click('form.role-form button[type="submit"]')
+            assert admin.locator("p.error").count() == 1, f"role {name} was not refused"
+            check(admin, f"set role {name}")
+            response = ada.post("/admin/users/alice/role", data={"role": payload})
+            assert response.status_code in (400, 422) and ("<" not in payload or payload not in response.text)
+            for action in ("close", "cancel"):  # a job name in a lifecycle form's URL comes back in a 404 page
+                response = ada.post(f"/admin/jobs/{quote(payload, safe='')}/{action}", data={"confirm": "yes"})
+                assert response.status_code == 404 and ("<" not in payload or payload not in response.text)
+        for path in ("/admin", "/admin/workers", "/admin/users", "/admin/images", "/jobs"):
             admin.goto(service.url + path)
             check(admin, path)
             raw(path, ada)
+        upload_payload_names(service, admin, ada, corpus, check)
         for payload in corpus:  # a payload is never a job name; in a job's URL it comes back in 404 pages
             with pytest.raises(ConfigurationError):
                 jobs.JobSpec.build(name=payload, classes=["scratch"])
@@ -171,6 +215,6 @@ def test_no_payload_runs_or_renders_unescaped_on_any_page(tmp_path):
                 labeler.evaluate("document.getElementById('canvas').dataset.state = 'submitting'")
                 labeler.keyboard.press("Enter")
             assert len(shown) == GROUP or job == label_jobs[-1]
-        assert pages_checked >= 2 * len(corpus) + len(corpus), pages_checked
+        assert pages_checked >= 3 * len(corpus) + len(corpus), pages_checked
         assert dialogs == []
         Path(tmp_path / "pages_checked.txt").write_text(str(pages_checked))

@@ -14,7 +14,7 @@ import pytest
 from fastapi.routing import APIRoute
 from starlette.routing import Route
 
-from labeling_helpers import PASSWORD
+from labeling_helpers import PASSWORD, ingest_images, png
 from labeling_web_helpers import running_service
 
 pytestmark = pytest.mark.slow
@@ -49,6 +49,15 @@ def new_user_form(role: str, via: str) -> dict:
     return {"data": {"username": f"form-{role}-{via}", "password": PASSWORD, "role": "labeler"}}
 
 
+def wrong_current_password(role: str, via: str) -> dict:
+    """A password change refused for its wrong current password (400): authorization passed, nothing changed."""
+    return {"data": {"current_password": "not the password", "new_password": PASSWORD, "confirm_password": PASSWORD}}
+
+
+def image_upload(role: str, via: str) -> dict:
+    return {"files": [("files", (f"{role}-{via}.png", png(len(role) * 10 + len(via)), "image/png"))]}
+
+
 # (method, route path, concrete path, policy, request kwargs by (role, via)); order matters only where a
 # call changes state: images are read before tasks are submitted and items approved, logout comes last.
 def cases(ctx: dict) -> list[tuple[str, str, str, dict, Callable[[str, str], dict]]]:
@@ -65,6 +74,8 @@ def cases(ctx: dict) -> list[tuple[str, str, str, dict, Callable[[str, str], dic
         ("GET", "/admin/workers", "/admin/workers", ADMIN_PAGE, none),
         ("GET", "/admin/users", "/admin/users", ADMIN_PAGE, none),
         ("POST", "/admin/users", "/admin/users", ADMIN_FORM, new_user_form),
+        ("GET", "/admin/images", "/admin/images", ADMIN_PAGE, none),
+        ("POST", "/admin/images", "/admin/images", ADMIN_FORM, image_upload),
         ("POST", "/admin/users/{username}/disabled", "/admin/users/carl/disabled", ADMIN_FORM,
          lambda r, v: {"data": {"disabled": "0"}}),
         ("GET", "/api/v1/me", "/api/v1/me", ANY_USER_API, none),
@@ -84,8 +95,27 @@ def cases(ctx: dict) -> list[tuple[str, str, str, dict, Callable[[str, str], dic
         ("GET", "/api/v1/admin/workers", "/api/v1/admin/workers", ADMIN_API, none),
         ("GET", "/api/v1/admin/users", "/api/v1/admin/users", ADMIN_API, none),
         ("POST", "/api/v1/admin/users", "/api/v1/admin/users", ADMIN_API, new_user_json),
+        ("POST", "/api/v1/admin/images", "/api/v1/admin/images", ADMIN_API, image_upload),
         ("POST", "/api/v1/admin/users/{username}/disabled", "/api/v1/admin/users/carl/disabled", ADMIN_API,
          lambda r, v: {"json": {"disabled": False}}),
+        ("GET", "/account/password", "/account/password", ANY_USER_PAGE, none),
+        ("POST", "/account/password", "/account/password", ANY_USER_FORM, wrong_current_password),
+        ("POST", "/api/v1/admin/users/{username}/role", "/api/v1/admin/users/carl/role", ADMIN_API,
+         lambda r, v: {"json": {"role": "labeler"}}),
+        ("POST", "/admin/users/{username}/role", "/admin/users/carl/role", ADMIN_FORM,
+         lambda r, v: {"data": {"role": "labeler"}}),
+        ("POST", "/api/v1/admin/users/{username}/password", "/api/v1/admin/users/carl/password", ADMIN_API,
+         lambda r, v: {"json": {"password": PASSWORD}}),
+        ("POST", "/admin/users/{username}/password", "/admin/users/carl/password", ADMIN_FORM,
+         lambda r, v: {"data": {"new_password": PASSWORD}}),
+        # job-1 is closed and reopened again; job-2 exists to be cancelled.
+        ("POST", "/api/v1/admin/jobs/{job}/close", "/api/v1/admin/jobs/job-1/close", ADMIN_API, none),
+        ("POST", "/api/v1/admin/jobs/{job}/reopen", "/api/v1/admin/jobs/job-1/reopen", ADMIN_API, none),
+        ("POST", "/admin/jobs/{job}/close", "/admin/jobs/job-1/close", ADMIN_FORM, lambda r, v: {"data": {}}),
+        ("POST", "/admin/jobs/{job}/reopen", "/admin/jobs/job-1/reopen", ADMIN_FORM, lambda r, v: {"data": {}}),
+        ("POST", "/api/v1/admin/jobs/{job}/cancel", "/api/v1/admin/jobs/job-2/cancel", ADMIN_API, none),
+        ("POST", "/admin/jobs/{job}/cancel", "/admin/jobs/job-2/cancel", ADMIN_FORM,
+         lambda r, v: {"data": {"confirm": "yes"}}),
         ("POST", "/login", "/login", NOBODY, lambda r, v: {"data": {"username": "alice", "password": PASSWORD}}),
         ("POST", "/logout", "/logout", ANY_USER_FORM, lambda r, v: {"data": {}}),
     ]  # fmt: skip
@@ -103,6 +133,7 @@ def outcome(response) -> object:
 def test_every_route_for_every_role_matches_the_policy(tmp_path):
     with running_service(tmp_path, images=4) as service:
         alice, bob = service.api("alice"), service.api("bob")
+        service.create_job("job-2", ingest_images(service.images, 1, first_seed=100))
         task_a = alice.post("/api/v1/jobs/job-1/tasks/next").json()
         task_b = bob.post("/api/v1/jobs/job-1/tasks/next").json()
         assert bob.post(f"/api/v1/tasks/{task_b['id']}/submit", json={"boxes": []}).json()["completed"]
@@ -128,6 +159,8 @@ def test_every_route_for_every_role_matches_the_policy(tmp_path):
                     mismatches.append(f"{method} {path} as {role} via {via}: expected {expected[role]}, got {got}")
         assert checked == len(table) * len(clients)
         assert mismatches == [], "\n".join(mismatches)
+        states = {j["name"]: j["state"] for j in service.api("ada").get("/api/v1/admin/jobs").json()}
+        assert (states["job-1"], states["job-2"]) == ("open", "cancelled")  # the admin's calls took effect
 
 
 def service_routes(service):

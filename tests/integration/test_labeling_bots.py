@@ -2,21 +2,26 @@
 
 Every image ends consolidated, the sloppy bot's gold accuracy gets it flagged,
 and the consolidated boxes are measured against the generator's truth. Run with
-``-s`` to see the figures.
+``-s`` to see the figures. A lease that runs out mid-run is waited for, not left
+one annotation short.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import select
 
 from browser_helpers import synth_images
+from labeling_helpers import ingest_images
 from labeling_web_helpers import running_service
 from qiloop.core.records import LabelRecord
 from qiloop.labeling import bots, jobs
 from qiloop.labeling.consolidation import consolidate
 from qiloop.labeling.goldset import add_gold
+from qiloop.labeling.models import Annotation, Task
 from qiloop.labeling.simulated import SynthTruth, quality
 from qiloop.labeling.workforce import accuracy
 
@@ -86,6 +91,28 @@ def test_six_bots_one_sloppy_label_a_job_through_http(tmp_path):
         assert ours.f1 > singles[sloppy].f1 + 0.2
         assert ours.f1 >= 0.85 and ours.mean_iou >= 0.8
         assert ours.f1 >= sum(q.f1 for q in singles.values()) / len(singles)
+
+
+@pytest.mark.parametrize("max_wait", [30.0, 0.0])
+def test_bots_wait_for_a_lease_that_runs_out_instead_of_leaving_its_image_short(tmp_path, max_wait):
+    lease = 2.0 if max_wait else 60.0  # without waiting, a long lease shows what a stopped bot leaves behind
+    with running_service(tmp_path, images=0, job=None) as service:
+        records = ingest_images(service.images, 3)
+        service.create_job("tags-wait", records, annotators_per_image=2, lease_seconds=lease)
+        stalled = service.api("alice").post("/api/v1/jobs/tags-wait/tasks/next").json()  # never submitted
+        accounts = bots.bot_accounts(service.db, count=2, sloppy=0)
+        run = bots.label_job(service.url, "tags-wait", accounts, {}, seed=1, max_wait=max_wait)
+
+        with service.db.session() as session:
+            counts = Counter(session.scalars(select(Task.image_sha256).join(Annotation, Annotation.task_id == Task.id)))
+            progress = jobs.summary(session, jobs.get_job(session, "tags-wait"))
+        if max_wait:
+            assert run.waits >= 1 and run.tasks == 6, run
+            assert counts == {r.sha256: 2 for r in records}
+            assert (progress.labeling, progress.verifying) == (0, 3)
+        else:
+            assert run.waits == 0 and run.tasks == 5, run
+            assert counts[stalled["image_sha256"]] == 1 and progress.labeling == 1
 
 
 def _box(data):

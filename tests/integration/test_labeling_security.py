@@ -10,13 +10,16 @@ import re
 import httpx
 import pytest
 
-from labeling_helpers import PASSWORD
+from labeling_helpers import PASSWORD, png
 from labeling_web_helpers import login, running_service
 from qiloop.core.errors import ConfigurationError
 from qiloop.labeling.api.config import DEVELOPMENT_SECRET, WebOptions
 from qiloop.labeling.web import STATIC, TEMPLATES
 
 pytestmark = pytest.mark.slow
+
+
+SAME_PASSWORD = {"new_password": PASSWORD, "confirm_password": PASSWORD}  # a change that keeps later logins working
 
 
 def state_changing(ctx: dict) -> list[tuple[str, str, dict]]:
@@ -31,6 +34,19 @@ def state_changing(ctx: dict) -> list[tuple[str, str, dict]]:
         ("/api/v1/admin/users/carl/disabled", "ada", {"json": {"disabled": True}}),
         ("/admin/users", "ada", {"data": {"username": "mallory2", "password": PASSWORD}}),
         ("/admin/users/carl/disabled", "ada", {"data": {"disabled": "1"}}),
+        ("/admin/images", "ada", {"data": {"group": "g"}, "files": [("files", ("a.png", png(70), "image/png"))]}),
+        ("/api/v1/admin/images", "ada", {"files": [("files", ("b.png", png(71), "image/png"))]}),
+        ("/api/v1/admin/users/carl/role", "ada", {"json": {"role": "verifier"}}),
+        ("/admin/users/carl/role", "ada", {"data": {"role": "labeler"}}),
+        ("/api/v1/admin/users/carl/password", "ada", {"json": {"password": PASSWORD}}),
+        ("/admin/users/carl/password", "ada", {"data": {"new_password": PASSWORD}}),
+        ("/account/password", "bob", {"data": {"current_password": PASSWORD} | SAME_PASSWORD}),
+        ("/api/v1/admin/jobs/job-1/close", "ada", {}),
+        ("/api/v1/admin/jobs/job-1/reopen", "ada", {}),
+        ("/admin/jobs/job-1/close", "ada", {"data": {}}),
+        ("/admin/jobs/job-1/reopen", "ada", {"data": {}}),
+        ("/api/v1/admin/jobs/job-1/cancel", "ada", {}),
+        ("/admin/jobs/job-1/cancel", "ada", {"data": {"confirm": "yes"}}),
         ("/logout", "alice", {"data": {}}),
     ]
 

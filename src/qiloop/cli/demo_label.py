@@ -9,7 +9,6 @@ the label store with their provenance, before training reads it.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -96,17 +95,20 @@ def label_with_bots(
                 classes=settings.classes,
                 instructions="Draw a tight box around every scratch; leave engraving and smudges alone.",
                 annotators_per_image=annotators,
-                min_support=0.4,  # the weighted vote: a reliable annotator's box survives another's miss
                 gold_every=2,
             )
             jobs.create_job(session, spec, list(todo))
         accounts = bot_service.bot_accounts(db, bots, sloppy)
-        verifier = _token(db, "bot-verifier", "verifier")
+        with db.session() as session:
+            verifier = bot_service.bot_token(session, "bot-verifier", "verifier", "demo")
         app = create_app(settings, db=db, image_store=images, label_store=labels)
         tasks = seconds = approved = rejected = 0
         with BackgroundServer(app) as server:
             for round_ in range(rounds):
-                run = bot_service.label_job(server.url, job, accounts, truth, seed=seed + round_)
+                # The first round goes to the last `annotators` bots (the sloppy ones among them): each labels
+                # every image, so each meets enough gold images to be measured. Later rounds take anyone fresh.
+                crew = accounts[-annotators:] if round_ == 0 else accounts
+                run = bot_service.label_job(server.url, job, crew, truth, seed=seed + round_)
                 tasks, seconds = tasks + run.tasks, seconds + run.seconds
                 ok, bad = bot_service.verify_job(server.url, job, verifier, truth)
                 approved, rejected = approved + ok, rejected + bad
@@ -184,17 +186,3 @@ def _gold_records(labels, todo: Sequence[ImageRecord], count: int) -> list[Label
 
 def _uri(record: LabelRecord) -> str:
     return record.image_uri
-
-
-def _token(db, username: str, role: str) -> str:
-    """An API token for ``username``, creating the account (random password) when missing."""
-    from qiloop.core.errors import NotFoundError
-    from qiloop.labeling import auth, workforce
-
-    with db.session() as session:
-        try:
-            user = workforce.find_user(session, username)
-        except NotFoundError:
-            workforce.add_user(session, username, secrets.token_urlsafe(24), role)
-            user = workforce.find_user(session, username)
-        return auth.issue_api_token(session, user, "demo")

@@ -41,6 +41,14 @@ def bots(
         str | None, typer.Option("--url", help="A running service (default: start one in this process).")
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bots' noise.")] = 0,
+    max_wait: Annotated[
+        float,
+        typer.Option(
+            "--max-wait",
+            min=0,
+            help="Seconds a bot keeps asking while images remain leased to others (0: stop at once).",
+        ),
+    ] = 60.0,
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -73,26 +81,29 @@ def bots(
         if url is None:
             app = create_app(settings, db=db, image_store=images, label_store=labels)
             url = stack.enter_context(BackgroundServer(app)).url
-        run = bot_service.label_job(url, job, accounts, truth, seed=seed)
+        run = bot_service.label_job(url, job, accounts, truth, seed=seed, max_wait=max_wait)
         decided = (0, 0)
         if verify:
-            token = _verifier_token(db)
-            for _ in range(5):
+            with db.session() as session:
+                token = bot_service.bot_token(session, "bot-verifier", "verifier")
+            for attempt in range(1, 6):
                 approved, rejected = bot_service.verify_job(url, job, token, truth)
                 decided = (decided[0] + approved, decided[1] + rejected)
                 if not rejected:
                     break
-                more = bot_service.label_job(url, job, accounts, truth, seed=seed + 1)
+                more = bot_service.label_job(url, job, accounts, truth, seed=seed + attempt, max_wait=max_wait)
                 run = bot_service.LabelingRun(
                     {k: v + more.submitted[k] for k, v in run.submitted.items()},
                     run.conflicts + more.conflicts,
                     run.seconds + more.seconds,
+                    run.waits + more.waits,
                 )
     result = {
         "job": job,
         "tasks": run.tasks,
         "per_bot": run.submitted,
         "tasks_per_second": round(run.tasks_per_second, 2),
+        "waits": run.waits,
         "approved": decided[0],
         "rejected": decided[1],
     }
@@ -118,18 +129,3 @@ class _Truth(dict):
             return self._synth[sha256]
         except KeyError:
             return super().get(sha256, default)
-
-
-def _verifier_token(db) -> str:
-    import secrets
-
-    from qiloop.core.errors import NotFoundError
-    from qiloop.labeling import auth, workforce
-
-    with db.session() as session:
-        try:
-            user = workforce.find_user(session, "bot-verifier")
-        except NotFoundError:
-            workforce.add_user(session, "bot-verifier", secrets.token_urlsafe(24), "verifier")
-            user = workforce.find_user(session, "bot-verifier")
-        return auth.issue_api_token(session, user, "bots")

@@ -127,6 +127,17 @@ def end_session(session: Session, cookie: str) -> bool:
     return True
 
 
+def end_user_sessions(session: Session, user_id: int, now: datetime | None = None) -> int:
+    """End every live browser session of a user (password changed, account disabled); returns how many."""
+    now = now or utcnow()
+    rows = session.scalars(
+        select(BrowserSession).where(BrowserSession.user_id == user_id, BrowserSession.ended_at.is_(None))
+    ).all()
+    for row in rows:
+        row.ended_at = now
+    return len(rows)
+
+
 def csrf_matches(row: BrowserSession, submitted: str) -> bool:
     """Whether a form's CSRF token is this session's (constant-time comparison)."""
     return secrets.compare_digest(row.csrf_token, submitted or "")

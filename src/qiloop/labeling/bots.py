@@ -7,6 +7,13 @@ the truth and rejects the rest with a reason, so rejected images go round again.
 A worker never sees an image twice in a job, so with N annotators per image a
 rejected image needs workers who have not seen it yet: the default of 2N bots
 leaves room for one more round.
+
+A bot stops when the service says nothing is left for it. When images remain
+that other workers hold leases on, the service answers with ``Retry-After``
+(when the earliest of those leases runs out) instead, and the bot asks again
+then, or sooner, every ``POLL_SECONDS``, since most leases end early with a
+submission; it gives up after ``max_wait`` seconds in a row without a task. So
+a lease that runs out mid-run still gets its image labelled.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from qiloop.core.records import Box
 from qiloop.labeling.overlap import f1
 from qiloop.labeling.simulated import SLOPPY, Noise, noisy_boxes
 
+POLL_SECONDS = 1.0
+
 
 @dataclass(frozen=True)
 class BotAccount:
@@ -36,11 +45,12 @@ class BotAccount:
 
 @dataclass(frozen=True)
 class LabelingRun:
-    """What the bots did: tasks submitted per bot, errors, and the time it took."""
+    """What the bots did: tasks submitted per bot, lease conflicts, the time it took, and how often they waited."""
 
     submitted: dict[str, int]
     conflicts: int
     seconds: float
+    waits: int = 0
 
     @property
     def tasks(self) -> int:
@@ -51,23 +61,28 @@ class LabelingRun:
         return self.tasks / self.seconds if self.seconds > 0 else 0.0
 
 
-def bot_accounts(db, count: int, sloppy: int = 1, noise: Noise = Noise(), prefix: str = "bot") -> list[BotAccount]:
-    """Create (or reuse) ``count`` labeler accounts, the last ``sloppy`` of them sloppy, each with a new API token."""
+def bot_token(session, username: str, role: str, purpose: str = "bots") -> str:
+    """A new API token for ``username``, creating the account (random password, never shown) when missing."""
     import secrets
 
     from qiloop.core.errors import NotFoundError
     from qiloop.labeling import auth, workforce
 
+    try:
+        user = workforce.find_user(session, username)
+    except NotFoundError:
+        workforce.add_user(session, username, secrets.token_urlsafe(24), role)
+        user = workforce.find_user(session, username)
+    return auth.issue_api_token(session, user, purpose)
+
+
+def bot_accounts(db, count: int, sloppy: int = 1, noise: Noise = Noise(), prefix: str = "bot") -> list[BotAccount]:
+    """Create (or reuse) ``count`` labeler accounts, the last ``sloppy`` of them sloppy, each with a new API token."""
     accounts = []
     with db.session() as session:
         for i in range(1, count + 1):
             name = f"{prefix}-{i}"
-            try:
-                user = workforce.find_user(session, name)
-            except NotFoundError:
-                workforce.add_user(session, name, secrets.token_urlsafe(24), "labeler")
-                user = workforce.find_user(session, name)
-            token = auth.issue_api_token(session, user, "bots")
+            token = bot_token(session, name, "labeler")
             accounts.append(BotAccount(name, token, SLOPPY if i > count - sloppy else noise))
     return accounts
 
@@ -80,10 +95,16 @@ def label_job(
     *,
     seed: int = 0,
     on_task: Callable[[], None] | None = None,
+    max_wait: float = 60.0,
 ) -> LabelingRun:
-    """Let every bot take and submit tasks of ``job`` at the same time until none is left for it."""
+    """Let every bot take and submit tasks of ``job`` at the same time until none is left for it.
+
+    Args:
+        max_wait: How long a bot keeps asking, in seconds without a task, while the
+            service says images remain leased to others (0: stop at the first empty answer).
+    """
     submitted = {b.username: 0 for b in bots}
-    conflicts = [0]
+    conflicts, waits = [0], [0]
     errors: list[BaseException] = []
     lock = threading.Lock()
 
@@ -91,7 +112,7 @@ def label_job(
         rng = np.random.default_rng([seed, index])
         try:
             with _client(url, bot.token) as client:
-                while (task := _call(client, "POST", f"/api/v1/jobs/{job}/tasks/next")) is not None:
+                while (task := _next_task(client, job, max_wait, waits, lock)) is not None:
                     known = truth.get(task["image_sha256"], ())
                     boxes = noisy_boxes(known, task["image_width"], task["image_height"], bot.noise, rng)
                     body = {"boxes": [b.model_dump(exclude={"score"}) for b in boxes]}
@@ -115,7 +136,7 @@ def label_job(
         thread.join()
     if errors:
         raise errors[0]
-    return LabelingRun(submitted, conflicts[0], time.perf_counter() - start)
+    return LabelingRun(submitted, conflicts[0], time.perf_counter() - start, waits[0])
 
 
 def verify_job(
@@ -140,6 +161,24 @@ def verify_job(
                     _call(client, "POST", f"/api/v1/items/{item['item_id']}/reject", json={"reason": reason})
                     rejected += 1
     return approved, rejected
+
+
+def _next_task(client: httpx.Client, job: str, max_wait: float, waits: list[int], lock: threading.Lock) -> dict | None:
+    """The bot's next task; while the service says ``Retry-After``, asks again (for at most ``max_wait`` seconds)."""
+    waited = 0.0
+    while True:
+        response = client.post(f"/api/v1/jobs/{job}/tasks/next")
+        _raise_for(response)
+        if response.status_code != 204:
+            return response.json()
+        retry = response.headers.get("retry-after")
+        if retry is None or waited >= max_wait:
+            return None
+        pause = min(float(retry), POLL_SECONDS, max_wait - waited)
+        with lock:
+            waits[0] += 1
+        time.sleep(pause)
+        waited += pause
 
 
 def _client(url: str, token: str) -> httpx.Client:

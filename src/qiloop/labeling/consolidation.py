@@ -18,7 +18,10 @@ Three steps, all pure:
    weighted vote keeps a box that one reliable annotator drew and another missed,
    where only an unreliable one could have seconded it: on the real metal tags with
    one sloppy annotator of three it lifts F1@0.5 from 0.954 (head count) to 0.975,
-   above the best single annotator (0.961).
+   above the best single annotator (0.961). Jobs use it by default
+   (``DEFAULT_MIN_SUPPORT``); this function applies it only when asked. With
+   equal weights a 0.4 share is the majority of 3, two of 4 or 5 annotators, and
+   either box of 2 (a verifier sees low-agreement images first).
 3. **Merge.** A kept cluster becomes one box whose corners are the average of
    its members' corners weighted by each annotator's reliability (from gold
    checks), so a sloppy annotator pulls the box less. Its ``score`` is the
@@ -42,6 +45,7 @@ from qiloop.core.errors import ConfigurationError, InvalidRecordError
 from qiloop.core.records import Box
 from qiloop.labeling.overlap import f1, same_class_iou, xyxy
 
+DEFAULT_MIN_SUPPORT = 0.4  # a job's weighted vote unless it asks for the head count alone (see the module doc)
 MIN_WEIGHT = 1e-6  # an annotator with zero reliability still breaks ties instead of dividing by zero
 
 

@@ -1,7 +1,7 @@
 """The labelling service's database: SQLite by default, PostgreSQL (or any SQLAlchemy URL) by configuration.
 
-The schema is created from the ORM models on first open (``create_all``), with
-no migration tool yet; a later schema change needs one (Alembic).
+Opening a database migrates its schema to the newest revision (Alembic, see
+``labeling.migrate``); a database newer than the code is refused.
 
 On SQLite every transaction starts with ``BEGIN IMMEDIATE``: the one write lock
 is taken up front, so two processes handing out tasks queue up instead of both
@@ -93,11 +93,34 @@ class Database:
         return cls.from_url(settings.labeling_db_url)
 
     def create_schema(self) -> None:
-        """Create every table that does not exist yet."""
-        from qiloop.labeling import models  # noqa: F401  (registers the tables on Base.metadata)
+        """Migrate the schema to the newest revision (an empty database gets every table).
 
+        Raises:
+            StoreError: The database cannot be reached, or a newer qiloop migrated it.
+        """
+        self.upgrade()
+
+    def upgrade(self, revision: str = "head"):
+        """Migrate the schema to ``revision``; the ``SchemaState`` before and after (see ``labeling.migrate``)."""
+        from qiloop.labeling import migrate
+
+        return self._migrating(migrate.upgrade, revision)
+
+    def downgrade(self, revision: str):
+        """Migrate the schema back to ``revision``, dropping what later revisions added; the states before and after."""
+        from qiloop.labeling import migrate
+
+        return self._migrating(migrate.downgrade, revision)
+
+    def schema_state(self):
+        """Where the schema stands against the code's migrations (changes nothing)."""
+        from qiloop.labeling import migrate
+
+        return self._migrating(migrate.current)
+
+    def _migrating(self, step, *args):
         try:
-            Base.metadata.create_all(self.engine)
+            return step(self.engine, *args)
         except OperationalError as exc:
             raise _unreachable(self.engine, exc) from exc
 

@@ -3,7 +3,8 @@
 A job is created from the images that have no APPROVED label in the label store,
 from the feedback images devices sent back (with their model's boxes as
 pre-labels), or from any chosen set. An image already waiting in another job's
-queue is left out, so no image is labelled by two jobs at once.
+queue is left out, so no image is labelled by two jobs at once; a cancelled
+job's images are free again.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import func, insert, select
@@ -19,9 +21,18 @@ from sqlalchemy.orm import Session
 from qiloop.core.errors import ConfigurationError, NotFoundError
 from qiloop.core.records import Box, ImageRecord, describe
 from qiloop.labeling import boxes as box_json
+from qiloop.labeling.consolidation import DEFAULT_MIN_SUPPORT
 from qiloop.labeling.models import ItemState, Job, JobItem
 
 _INSERT_CHUNK = 1000
+
+
+class JobState(str, Enum):
+    """Where a job stands (see ``labeling.lifecycle`` for what each state allows)."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
 
 
 class JobSpec(BaseModel):
@@ -39,8 +50,9 @@ class JobSpec(BaseModel):
     instructions: str = Field(default="", max_length=20_000)
     annotators_per_image: int = Field(default=3, ge=1, le=20)
     quorum: int | None = Field(default=None, ge=1)
-    min_support: float | None = Field(default=None, gt=0, le=1, description="Weighted vote: keep a box whose "
-                                      "annotators hold this share of the reliability weight.")  # fmt: skip
+    min_support: float | None = Field(default=DEFAULT_MIN_SUPPORT, gt=0, le=1, description="Weighted vote: keep a "
+                                      "box whose annotators hold this share of the reliability weight; None: "
+                                      "the quorum alone decides.")  # fmt: skip
     lease_seconds: float = Field(default=900.0, gt=0)
     gold_every: int = Field(default=0, ge=0, description="Every n-th task of a worker is a gold image; 0: none.")
     prelabel_source: str | None = Field(default=None, max_length=255)
@@ -97,7 +109,13 @@ def create_job(
     """
     if session.scalar(select(Job.id).where(Job.name == spec.name)) is not None:
         raise ConfigurationError(f"a job named {spec.name!r} already exists", hint="choose another job name")
-    queued = set(session.scalars(select(JobItem.image_sha256).where(JobItem.state != ItemState.APPROVED.value)))
+    queued = set(
+        session.scalars(
+            select(JobItem.image_sha256)
+            .join(Job, Job.id == JobItem.job_id)
+            .where(JobItem.state != ItemState.APPROVED.value, Job.state != JobState.CANCELLED.value)
+        )
+    )
     unique = {r.sha256: r for r in images if r.sha256 not in queued}
     if not unique:
         raise NotFoundError(

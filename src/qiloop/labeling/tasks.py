@@ -12,6 +12,8 @@ Rules, each enforced where it cannot be bypassed:
 - A lease that runs out returns the image to the queue: every fetch first marks
   overdue tasks expired and frees their slots, and a late submission is refused.
 - A worker holds one task per job at a time; asking again returns the same task.
+- Only an open job hands out tasks (``labeling.lifecycle``); a worker who finds
+  nothing is told whether images remain leased to others, and when to ask again.
 - Every ``gold_every``-th task of a worker is a gold image they have not seen in
   this job, scored on submission; workers are not told which tasks are gold.
 """
@@ -20,21 +22,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from qiloop.core.errors import NotFoundError
 from qiloop.core.records import Box
 from qiloop.labeling import boxes as box_json
+from qiloop.labeling import gold_prelabels, leases
+from qiloop.labeling.backlog import retry_after
 from qiloop.labeling.db import Database, utcnow
 from qiloop.labeling.errors import ConflictError
 from qiloop.labeling.gold import score_against_gold
-from qiloop.labeling.jobs import get_job
-from qiloop.labeling.models import Annotation, GoldItem, ItemState, Job, JobItem, Task, TaskState, User
+from qiloop.labeling.lifecycle import refuse_cancelled, refuse_unless_open
+from qiloop.labeling.models import Annotation, GoldItem, Job, JobItem, Task, TaskState, User
 from qiloop.labeling.verification import consolidate_item
 from qiloop.labeling.workforce import active_user
 
@@ -57,13 +61,27 @@ class TaskView:
     leased_until: datetime
 
 
+@dataclass(frozen=True)
+class Offer:
+    """The queue's answer: a task, or none and when to ask again (``retry_after`` None: nothing is left for you)."""
+
+    task: TaskView | None
+    retry_after: float | None = None
+
+
 def next_task(db: Database, job_name: str, username: str, now: datetime | None = None) -> TaskView | None:
-    """Lease the next image of ``job_name`` to ``username``; None when nothing is left for them.
+    """Lease the next image of ``job_name`` to ``username``; None when none is free for them now.
 
     Raises:
         NotFoundError: No such job or user.
         PermissionDeniedError: The user is disabled.
+        ConflictError: The job is closed or cancelled (a task already held in a closed job is still returned).
     """
+    return offer_task(db, job_name, username, now).task
+
+
+def offer_task(db: Database, job_name: str, username: str, now: datetime | None = None) -> Offer:
+    """Like :func:`next_task`, and when no task is free, the seconds until one may be (see ``labeling.backlog``)."""
     for attempt in range(_ATTEMPTS):
         try:
             with db.session() as session:
@@ -71,7 +89,7 @@ def next_task(db: Database, job_name: str, username: str, now: datetime | None =
         except IntegrityError:  # the same worker asked twice at once: the other request won
             if attempt == _ATTEMPTS - 1:
                 raise
-    return None  # pragma: no cover
+    return Offer(None)  # pragma: no cover
 
 
 def submit(
@@ -84,7 +102,7 @@ def submit(
 
     Raises:
         NotFoundError: The task does not exist or is not this worker's (the two are not told apart).
-        ConflictError: The task was already submitted or its lease ran out.
+        ConflictError: The task was already submitted, its lease ran out, or its job was cancelled.
         InvalidRecordError: A box is malformed, outside the image or of an unknown class.
     """
     now = now or utcnow()
@@ -95,12 +113,13 @@ def submit(
             raise NotFoundError(f"no task {task_id} for {username!r}", hint="fetch a task first")
         if task.state == TaskState.SUBMITTED.value:
             raise ConflictError(f"task {task_id} was already submitted", hint="fetch the next task")
+        job = session.get(Job, task.job_id)
+        refuse_cancelled(job, "takes no more submissions")
         if task.state == TaskState.EXPIRED.value or task.leased_until < now:
             raise ConflictError(
                 f"the lease on task {task_id} ran out at {task.leased_until:%Y-%m-%d %H:%M:%S} UTC",
                 hint="the image went back to the queue; fetch the next task",
             )
-        job = session.get(Job, task.job_id)
         gold = session.get(GoldItem, task.gold_item_id) if task.gold_item_id is not None else None
         item = session.get(JobItem, task.item_id, with_for_update=True) if task.item_id is not None else None
         size = (gold.image_width, gold.image_height) if gold else (item.image_width, item.image_height)
@@ -119,89 +138,26 @@ def submit(
         return True
 
 
-def expire_leases(session: Session, now: datetime) -> int:
-    """Mark overdue tasks expired and give their slots back to their images; returns how many."""
-    overdue = session.scalars(
-        select(Task)
-        .where(Task.state == TaskState.ASSIGNED.value, Task.leased_until < now)
-        .order_by(Task.item_id, Task.id)
-        .with_for_update(skip_locked=True)
-    ).all()
-    for task in overdue:
-        task.state = TaskState.EXPIRED.value
-        if task.item_id is not None:
-            item = session.get(JobItem, task.item_id, with_for_update=True)
-            if item.round == task.round and item.state == ItemState.LABELING.value:
-                item.active_tasks -= 1
-    session.flush()
-    return len(overdue)
-
-
-def _lease(session: Session, job_name: str, username: str, now: datetime) -> TaskView | None:
-    job = get_job(session, job_name)
+def _lease(session: Session, job_name: str, username: str, now: datetime) -> Offer:
+    # A shared lock on the job row: a cancellation (which locks it for update) waits for leases in flight.
+    job = session.scalar(select(Job).where(Job.name == job_name).with_for_update(read=True))
+    if job is None:
+        raise NotFoundError(f"no labelling job named {job_name!r}", hint="`qiloop label jobs ls` lists the jobs")
+    refuse_cancelled(job, "hands out no tasks")
     worker = active_user(session, username)
     # One request per worker at a time (the row lock), so a worker never ends up holding two tasks.
     session.execute(select(User.id).where(User.id == worker.id).with_for_update())
-    expire_leases(session, now)
+    leases.expire_leases(session, now)
     held = session.scalar(
         select(Task).where(Task.job_id == job.id, Task.worker_id == worker.id, Task.state == TaskState.ASSIGNED.value)
     )
     if held is not None:
-        return _view(session, job, held)
-    if job.state != "open":
-        return None
-    task = None
-    if job.gold_every and (_given(session, job, worker.id) + 1) % job.gold_every == 0:
-        task = _lease_gold(session, job, worker.id, now)
+        return Offer(task_view(session, job, held))
+    refuse_unless_open(job)
+    task = leases.pick(session, job, worker.id, now)
     if task is None:
-        task = _lease_item(session, job, worker.id, now)
-    return None if task is None else _view(session, job, task)
-
-
-def _lease_item(session: Session, job: Job, worker_id: int, now: datetime) -> Task | None:
-    seen = exists().where(Task.job_id == job.id, Task.image_sha256 == JobItem.image_sha256, Task.worker_id == worker_id)
-    item = session.scalar(
-        select(JobItem)
-        .where(
-            JobItem.job_id == job.id,
-            JobItem.state == ItemState.LABELING.value,
-            JobItem.active_tasks < job.annotators_per_image,
-            ~seen,
-        )
-        .order_by(JobItem.active_tasks.desc(), JobItem.id)
-        .limit(1)
-        .with_for_update(skip_locked=True, of=JobItem)
-    )
-    if item is None:
-        return None
-    item.active_tasks += 1
-    return _add_task(session, job, worker_id, now, item_id=item.id, sha256=item.image_sha256, round_=item.round)
-
-
-def _lease_gold(session: Session, job: Job, worker_id: int, now: datetime) -> Task | None:
-    seen = exists().where(
-        Task.job_id == job.id, Task.image_sha256 == GoldItem.image_sha256, Task.worker_id == worker_id
-    )
-    gold = session.scalar(select(GoldItem).where(GoldItem.active.is_(True), ~seen).order_by(GoldItem.id).limit(1))
-    if gold is None:
-        return None
-    return _add_task(session, job, worker_id, now, gold_item_id=gold.id, sha256=gold.image_sha256, round_=0)
-
-
-def _add_task(session: Session, job: Job, worker_id: int, now: datetime, *, sha256: str, round_: int, **ref) -> Task:
-    lease = timedelta(seconds=job.lease_seconds)
-    task = Task(
-        job_id=job.id, image_sha256=sha256, round=round_, worker_id=worker_id, assigned_at=now, leased_until=now + lease
-    )
-    for key, value in ref.items():
-        setattr(task, key, value)
-    session.add(task)
-    session.flush()
-    return task
-
-
-def _given(session: Session, job: Job, worker_id: int) -> int:
-    return session.scalar(select(func.count()).where(Task.job_id == job.id, Task.worker_id == worker_id)) or 0
+        return Offer(None, retry_after(session, job, worker.id, now))
+    return Offer(task_view(session, job, task))
 
 
 def _submitted(session: Session, item: JobItem) -> int:
@@ -211,10 +167,12 @@ def _submitted(session: Session, item: JobItem) -> int:
     return session.scalar(query) or 0
 
 
-def _view(session: Session, job: Job, task: Task) -> TaskView:
+def task_view(session: Session, job: Job, task: Task) -> TaskView:
+    """``task`` as its worker sees it; gold tasks show the pre-labels stored for the job, if any."""
     if task.gold_item_id is not None:
         gold = session.get(GoldItem, task.gold_item_id)
-        uri, width, height, prelabels = gold.image_uri, gold.image_width, gold.image_height, ()
+        uri, width, height = gold.image_uri, gold.image_width, gold.image_height
+        prelabels = gold_prelabels.for_task(session, job.id, gold.id)
     else:
         item = session.get(JobItem, task.item_id)
         uri, width, height = item.image_uri, item.image_width, item.image_height

@@ -2,7 +2,8 @@
 
 Approval goes to the label store in steps that can each be retried (see
 ``labeling.publish``). A rejection sends the image into a new round of the same
-job, labelled by workers who have not seen it.
+job, labelled by workers who have not seen it. A closed job is still verified;
+a cancelled one is not.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from qiloop.labeling.consolidation import ConsolidatedBox, consolidate, majority
 from qiloop.labeling.db import Database, utcnow
 from qiloop.labeling.errors import ConflictError
 from qiloop.labeling.jobs import get_job
+from qiloop.labeling.lifecycle import refuse_cancelled
 from qiloop.labeling.models import (
     Annotation,
     ConsolidatedResult,
@@ -89,6 +91,7 @@ def review_queue(db: Database, job_name: str, limit: int = 50) -> list[ReviewIte
     """Images of a job waiting for a verifier, lowest agreement first."""
     with db.session() as session:
         job = get_job(session, job_name)
+        refuse_cancelled(job, "has no review queue")
         rows = session.execute(
             select(JobItem, ConsolidatedResult)
             .join(
@@ -170,6 +173,7 @@ def _reviewable(session: Session, item_id: int) -> tuple[JobItem, ConsolidatedRe
         raise NotFoundError(f"no labelling item {item_id}", hint="take items from the review queue")
     if item.state != ItemState.VERIFYING.value:
         raise ConflictError(f"item {item_id} is {item.state}, not waiting for a verifier", hint="reload the queue")
+    refuse_cancelled(session.get(Job, item.job_id), "takes no more decisions")
     result = session.scalar(
         select(ConsolidatedResult).where(ConsolidatedResult.item_id == item.id, ConsolidatedResult.round == item.round)
     )

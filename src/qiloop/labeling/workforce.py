@@ -1,8 +1,10 @@
 """The workforce: user accounts with roles, and each worker's measured accuracy.
 
 Accounts are never deleted (their annotations and decisions keep pointing at
-them); an admin disables an account instead, which stops its password, tokens
-and sessions at once.
+them); an admin disables an account instead, which stops its password and
+tokens at once and ends its browser sessions for good (enabling it again
+brings the tokens back, not the sessions). Role and password changes live in
+``labeling.accounts``.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from qiloop.core.errors import ConfigurationError, NotFoundError
-from qiloop.labeling.auth import hash_password
-from qiloop.labeling.errors import PermissionDeniedError
+from qiloop.labeling.auth import end_user_sessions, hash_password
+from qiloop.labeling.errors import ConflictError, PermissionDeniedError
 from qiloop.labeling.gold import ReliabilityPrior, WorkerAccuracy, worker_accuracy
 from qiloop.labeling.models import Annotation, Role, User
 
@@ -51,17 +53,26 @@ def add_user(session: Session, username: str, password: str, role: Role | str = 
             f"invalid username {username!r}",
             hint="use 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit",
         )
-    if len(password) < MIN_PASSWORD:
-        raise ConfigurationError(
-            f"the password is shorter than {MIN_PASSWORD} characters", hint="choose a longer password"
-        )
-    role = _role(role)
+    check_password(password)
+    role = parse_role(role)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise ConfigurationError(f"the user {username!r} already exists", hint="choose another username")
     user = User(username=username, password_hash=hash_password(password), role=role.value, disabled=False)
     session.add(user)
     session.flush()
     return UserInfo.of(user)
+
+
+def check_password(password: str) -> None:
+    """Refuse a password too short to keep.
+
+    Raises:
+        ConfigurationError: Fewer than :data:`MIN_PASSWORD` characters.
+    """
+    if len(password) < MIN_PASSWORD:
+        raise ConfigurationError(
+            f"the password is shorter than {MIN_PASSWORD} characters", hint="choose a longer password"
+        )
 
 
 def list_users(session: Session) -> list[UserInfo]:
@@ -100,10 +111,36 @@ def active_user(session: Session, username: str, *roles: Role) -> User:
 
 
 def set_disabled(session: Session, username: str, disabled: bool = True) -> UserInfo:
-    """Disable (or enable again) an account."""
+    """Disable (or enable again) an account; disabling ends its browser sessions.
+
+    Raises:
+        NotFoundError: No such account.
+        ConflictError: The account is the last enabled admin.
+    """
     user = find_user(session, username)
+    if disabled:
+        keep_an_admin(session, user, "be disabled")
+        end_user_sessions(session, user.id)
     user.disabled = disabled
     return UserInfo.of(user)
+
+
+def keep_an_admin(session: Session, user: User, change: str) -> None:
+    """Refuse a change that would leave the service without an enabled admin.
+
+    Raises:
+        ConflictError: ``user`` is the last enabled admin.
+    """
+    if user.role != Role.ADMIN.value or user.disabled:
+        return
+    others = session.scalar(
+        select(func.count()).where(User.role == Role.ADMIN.value, User.disabled.is_(False), User.id != user.id)
+    )
+    if not others:
+        raise ConflictError(
+            f"{user.username!r} is the last enabled admin and cannot {change}",
+            hint="make another account an admin first",
+        )
 
 
 def accuracy(
@@ -132,7 +169,12 @@ def accuracy(
     )
 
 
-def _role(role: Role | str) -> Role:
+def parse_role(role: Role | str) -> Role:
+    """The role named ``role`` (any case).
+
+    Raises:
+        ConfigurationError: No such role.
+    """
     try:
         return Role(role.value if isinstance(role, Role) else str(role).lower())
     except ValueError as exc:

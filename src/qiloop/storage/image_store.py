@@ -160,16 +160,36 @@ class ImageStore:
         return self._ingestion.run(paths, source=source, captured_at=captured_at, progress=progress)
 
     def ingest_bytes(
-        self, data: bytes, *, name: str, source: str = "import", captured_at: datetime | None = None
+        self,
+        data: bytes,
+        *,
+        name: str,
+        source: str = "import",
+        captured_at: datetime | None = None,
+        group: str | None = None,
     ) -> ImageRecord:
         """Add one image held in memory (a camera frame, a feedback upload); return its record.
 
         Bytes already in the store return the stored record and write nothing.
+        ``group`` overrides the split group the group pattern derives from ``name``.
 
         Raises:
             ImageRejectedError: The bytes are not an acceptable image.
         """
-        return self._ingestion.one(data, name=name, source=source, captured_at=captured_at)
+        return self.add_bytes(data, name=name, source=source, captured_at=captured_at, group=group)[0]
+
+    def add_bytes(
+        self,
+        data: bytes,
+        *,
+        name: str,
+        source: str = "import",
+        captured_at: datetime | None = None,
+        group: str | None = None,
+    ) -> tuple[ImageRecord, bool]:
+        """:meth:`ingest_bytes`, also saying whether the bytes were new (False: already stored)."""
+        known, record = self._ingestion.one(data, name=name, source=source, captured_at=captured_at, group=group)
+        return record, not known
 
     def batch(self):
         """A block in which :meth:`ingest_bytes` commits index rows in batches, not one by one.

@@ -130,18 +130,20 @@ class Ingestion:
             self._commit(pending)
         return report
 
-    def one(self, data: bytes, *, name: str, source: str, captured_at: datetime | None) -> ImageRecord:
-        """Ingest one in-memory image; see :meth:`ImageStore.ingest_bytes`."""
+    def one(
+        self, data: bytes, *, name: str, source: str, captured_at: datetime | None, group: str | None = None
+    ) -> tuple[bool, ImageRecord]:
+        """Ingest one in-memory image: (already stored?, record); see :meth:`ImageStore.add_bytes`."""
         if self._batch is not None:
-            _, record = self._accept(self._check(data, name), source, captured_at, self._batch)
+            known, record = self._accept(self._check(data, name), source, captured_at, self._batch, group)
             if len(self._batch) >= self.batch_size:
                 self._commit(self._batch)
-            return record
+            return known, record
         self._index.refresh()
         pending: dict[str, ImageRecord] = {}
-        _, record = self._accept(self._check(data, name), source, captured_at, pending)
+        known, record = self._accept(self._check(data, name), source, captured_at, pending, group)
         self._commit(pending)
-        return record
+        return known, record
 
     def _check_file(self, item: Path | ImageRejectedError) -> Checked:
         if isinstance(item, ImageRejectedError):
@@ -158,7 +160,12 @@ class Ingestion:
         return Checked(sha, name, len(data), info)
 
     def _accept(
-        self, checked: Checked, source: str, captured_at: datetime | None, pending: dict[str, ImageRecord]
+        self,
+        checked: Checked,
+        source: str,
+        captured_at: datetime | None,
+        pending: dict[str, ImageRecord],
+        group: str | None = None,
     ) -> tuple[bool, ImageRecord]:
         """New or duplicate, decided on the calling thread; a new image's row waits in ``pending``."""
         row = self._index.row(checked.sha256)
@@ -182,7 +189,7 @@ class Ingestion:
             source=source,
             captured_at=captured_at or info.captured_at,
             ingested_at=datetime.now(timezone.utc),
-            group=group_of(base, self._pattern),
+            group=group or group_of(base, self._pattern),
             original_name=base,
         )
         pending[record.sha256] = record

@@ -290,3 +290,18 @@ def test_batch_commits_rows_even_when_the_block_raises(tmp_path):
         record = store.ingest_bytes(_png(1), name="a.png")
         raise RuntimeError("caller failed")
     assert record.sha256 in ImageStore.from_url(str(tmp_path / "store"))
+
+
+def test_add_bytes_says_new_or_duplicate_and_a_given_group_overrides_the_pattern(store, images):
+    with store.batch():
+        first, new = store.add_bytes(images.png(seed=5), name="a-cropped-left.png", source="upload:ada", group="lot-7")
+        again, new_again = store.add_bytes(images.png(seed=5), name="b.png", group="other")  # same batch, pending row
+    assert new and not new_again and again == first
+    assert first.group == "lot-7" and first.source == "upload:ada"
+    later, new_later = store.add_bytes(images.png(seed=5), name="c.png")
+    assert not new_later and later.group == "lot-7"
+    derived = store.ingest_bytes(images.png(seed=6), name="p1-cropped-left.png")
+    assert derived.group == "p1"  # no group given: the group pattern reads it from the name
+    with pytest.raises(ImageRejectedError):
+        store.add_bytes(b"plain text", name="x.jpg", group="lot-7")
+    assert len(store) == 2

@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 
 from qiloop.core.errors import NotFoundError
 from qiloop.labeling import boxes as box_json
+from qiloop.labeling.jobs import JobState
 from qiloop.labeling.models import (
     Annotation,
     ConsolidatedResult,
     Decision,
-    GoldItem,
     ItemState,
     Job,
     JobItem,
@@ -28,7 +28,7 @@ from qiloop.labeling.models import (
     VerificationDecision,
 )
 from qiloop.labeling.overlap import f1
-from qiloop.labeling.tasks import TaskView
+from qiloop.labeling.tasks import TaskView, task_view
 
 
 def own_task(session: Session, task_id: int, user_id: int) -> TaskView:
@@ -40,18 +40,7 @@ def own_task(session: Session, task_id: int, user_id: int) -> TaskView:
     task = session.get(Task, task_id)
     if task is None or task.worker_id != user_id:
         raise NotFoundError(f"no task {task_id} of yours", hint="fetch a task from a job's queue")
-    job = session.get(Job, task.job_id)
-    if task.gold_item_id is not None:
-        gold = session.get(GoldItem, task.gold_item_id)
-        uri, width, height, prelabels = gold.image_uri, gold.image_width, gold.image_height, ()
-    else:
-        item = session.get(JobItem, task.item_id)
-        uri, width, height = item.image_uri, item.image_width, item.image_height
-        prelabels = box_json.from_json(item.prelabels)
-    return TaskView(
-        task.id, job.name, task.image_sha256, uri, width, height, tuple(job.classes), job.instructions, prelabels,
-        task.leased_until,
-    )  # fmt: skip
+    return task_view(session, session.get(Job, task.job_id), task)
 
 
 def task_state(session: Session, task_id: int) -> str:
@@ -74,7 +63,7 @@ def last_rejection(session: Session, task_id: int) -> str | None:
 
 
 def may_read_image(session: Session, user_id: int, role: str, sha256: str) -> bool:
-    """Whether the caller holds a live task on the image, or (verifiers, admins) it waits for verification."""
+    """Whether the caller holds a live task on the image, or (verifiers, admins) it awaits review in a live job."""
     held = session.scalar(
         select(
             exists().where(
@@ -88,7 +77,14 @@ def may_read_image(session: Session, user_id: int, role: str, sha256: str) -> bo
         return False
     return bool(
         session.scalar(
-            select(exists().where(JobItem.image_sha256 == sha256, JobItem.state == ItemState.VERIFYING.value))
+            select(
+                exists().where(
+                    JobItem.image_sha256 == sha256,
+                    JobItem.state == ItemState.VERIFYING.value,
+                    JobItem.job_id == Job.id,
+                    Job.state != JobState.CANCELLED.value,  # a cancelled job is verified no more
+                )
+            )
         )
     )
 

@@ -15,9 +15,19 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from qiloop import __version__
-from qiloop.labeling.api import routes_admin, routes_login, routes_pages, routes_review, routes_work
+from qiloop.labeling.api import (
+    routes_account,
+    routes_admin,
+    routes_login,
+    routes_manage,
+    routes_pages,
+    routes_review,
+    routes_uploads,
+    routes_work,
+)
 from qiloop.labeling.api.config import WebOptions
-from qiloop.labeling.api.errors import install_error_handlers
+from qiloop.labeling.api.errors import error_response, install_error_handlers
+from qiloop.labeling.api.limits import install_body_limit
 from qiloop.labeling.api.pages import environment, render_error
 from qiloop.labeling.api.security import install_security_headers
 from qiloop.labeling.db import Database
@@ -75,9 +85,12 @@ def create_app(
     )
     app.state.db, app.state.image_store, app.state.label_store = db, image_store, label_store
     app.state.options, app.state.templates = options, environment()
-    for module in (routes_login, routes_pages, routes_work, routes_review, routes_admin):
+    app.state.settings = settings
+    for module in (routes_login, routes_pages, routes_work, routes_review, routes_admin, routes_manage, routes_account):
         app.include_router(module.router)
+    app.include_router(routes_uploads.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_error_handlers(app, render_error)
+    install_body_limit(app, options.max_upload_bytes, lambda req, exc: error_response(req, exc, render_error))
     install_security_headers(app, https=options.labeling_https)
     return app

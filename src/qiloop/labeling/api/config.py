@@ -42,10 +42,17 @@ class WebOptions(BaseSettings):
         default=False, description="Served over HTTPS (directly or behind a proxy): Secure cookies and HSTS."
     )
     session_hours: float = Field(default=12.0, gt=0, description="How long a browser session lives.")
+    labeling_max_upload_mib: float = Field(
+        default=64.0, gt=0, description="Largest request body in MiB, image uploads included; larger ones get 413."
+    )
 
     @property
     def session_lifetime(self) -> timedelta:
         return timedelta(hours=self.session_hours)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.labeling_max_upload_mib * 1024 * 1024)
 
     @property
     def secret(self) -> bytes:

@@ -37,9 +37,14 @@ class CsrfError(PermissionDeniedError):
     """A state-changing request from a browser session without its CSRF token."""
 
 
+class RequestTooLargeError(QiloopError):
+    """A request body above the service's upload limit (``QILOOP_LABELING_MAX_UPLOAD_MIB``)."""
+
+
 # First match wins, so subclasses come before their parents.
 _STATUS: tuple[tuple[type[QiloopError], int], ...] = (
     (NotAuthenticatedError, 401),
+    (RequestTooLargeError, 413),
     (PermissionDeniedError, 403),
     (NotFoundError, 404),
     (ConflictError, 409),
@@ -71,6 +76,19 @@ def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+def error_response(request: Request, exc: QiloopError, render_error) -> Response:
+    """The response to a qiloop error: JSON for the API, the login for a page that needs one, else the error page."""
+    status = http_status(exc)
+    if status >= 500:
+        log.error("request %s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
+    if is_api(request):
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return JSONResponse(error_body(exc), status_code=status, headers=headers)
+    if status == 401 and request.method == "GET":
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+    return render_error(request, status, type(exc).__name__, exc.message, exc.hint)
+
+
 def install_error_handlers(app: FastAPI, render_error) -> None:
     """Map qiloop errors and malformed requests to responses.
 
@@ -80,15 +98,7 @@ def install_error_handlers(app: FastAPI, render_error) -> None:
 
     @app.exception_handler(QiloopError)
     async def _qiloop_error(request: Request, exc: QiloopError) -> Response:
-        status = http_status(exc)
-        if status >= 500:
-            log.error("request %s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
-        if is_api(request):
-            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-            return JSONResponse(error_body(exc), status_code=status, headers=headers)
-        if status == 401 and request.method == "GET":
-            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
-        return render_error(request, status, type(exc).__name__, exc.message, exc.hint)
+        return error_response(request, exc, render_error)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

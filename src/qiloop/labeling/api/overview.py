@@ -7,28 +7,29 @@ from sqlalchemy.orm import Session
 from qiloop.labeling import jobs as job_service
 from qiloop.labeling import workforce
 from qiloop.labeling.api import access
+from qiloop.labeling.jobs import JobSummary
 from qiloop.labeling.workforce import UserInfo
 
 
 def jobs(session: Session) -> list[dict]:
     """Every job, newest first, with images by state and the share approved."""
-    out = []
-    for s in job_service.list_jobs(session):
-        out.append(
-            {
-                "name": s.name,
-                "state": s.state,
-                "classes": list(s.classes),
-                "annotators_per_image": s.annotators_per_image,
-                "images": s.images,
-                "labeling": s.labeling,
-                "verifying": s.verifying,
-                "approved": s.approved,
-                "progress": 0.0 if s.images == 0 else s.approved / s.images,
-                "created_at": s.created_at.isoformat(),
-            }
-        )
-    return out
+    return [job_json(s) for s in job_service.list_jobs(session)]
+
+
+def job_json(s: JobSummary) -> dict:
+    """A job's progress as the API and the admin pages show it."""
+    return {
+        "name": s.name,
+        "state": s.state,
+        "classes": list(s.classes),
+        "annotators_per_image": s.annotators_per_image,
+        "images": s.images,
+        "labeling": s.labeling,
+        "verifying": s.verifying,
+        "approved": s.approved,
+        "progress": 0.0 if s.images == 0 else s.approved / s.images,
+        "created_at": s.created_at.isoformat(),
+    }
 
 
 def workers(session: Session) -> list[dict]:

@@ -1,13 +1,13 @@
-"""The admin's API: jobs with progress, worker accuracy and agreement, accounts."""
+"""The admin's API: jobs with progress and their lifecycle, worker accuracy and agreement, accounts."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 
-from qiloop.labeling import workforce
+from qiloop.labeling import accounts, lifecycle, workforce
 from qiloop.labeling.api import overview
 from qiloop.labeling.api.deps import Principal, admin
-from qiloop.labeling.api.schemas import DisabledIn, NewUserIn
+from qiloop.labeling.api.schemas import DisabledIn, NewUserIn, PasswordIn, RoleIn
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
@@ -45,3 +45,45 @@ def set_disabled(username: str, body: DisabledIn, request: Request, who: Princip
     """Disable (or enable) an account: its password, tokens and sessions stop at once."""
     with request.app.state.db.session() as session:
         return overview.user_json(workforce.set_disabled(session, username, body.disabled))
+
+
+@router.post("/jobs/{job}/close")
+def close_job(job: str, request: Request, who: Principal = Depends(admin)) -> dict:
+    """Stop handing out tasks of ``job``; held tasks may still be submitted, verification goes on."""
+    with request.app.state.db.session() as session:
+        return _transition(lifecycle.close_job(session, job))
+
+
+@router.post("/jobs/{job}/reopen")
+def reopen_job(job: str, request: Request, who: Principal = Depends(admin)) -> dict:
+    """Hand out tasks of a closed job again."""
+    with request.app.state.db.session() as session:
+        return _transition(lifecycle.reopen_job(session, job))
+
+
+@router.post("/jobs/{job}/cancel")
+def cancel_job(job: str, request: Request, who: Principal = Depends(admin)) -> dict:
+    """Abandon ``job``: outstanding leases end, its unapproved images are freed; approvals stay."""
+    with request.app.state.db.session() as session:
+        return _transition(lifecycle.cancel_job(session, job))
+
+
+@router.post("/users/{username}/role")
+def set_role(username: str, body: RoleIn, request: Request, who: Principal = Depends(admin)) -> dict:
+    """Change an account's role (the last enabled admin keeps theirs)."""
+    with request.app.state.db.session() as session:
+        return overview.user_json(accounts.set_role(session, username, body.role))
+
+
+@router.post("/users/{username}/password")
+def reset_password(username: str, body: PasswordIn, request: Request, who: Principal = Depends(admin)) -> dict:
+    """Reset an account's password; its browser sessions end."""
+    with request.app.state.db.session() as session:
+        ended = accounts.set_password(session, username, body.password)
+    return {"username": username, "sessions_ended": ended}
+
+
+def _transition(done: lifecycle.Transition) -> dict:
+    return overview.job_json(done.job) | {
+        "previous": done.previous, "changed": done.changed, "leases_ended": done.leases_ended
+    }  # fmt: skip

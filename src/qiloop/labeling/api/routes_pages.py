@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
 from qiloop.core.errors import ConfigurationError
 from qiloop.labeling import workforce
@@ -16,17 +15,17 @@ from qiloop.labeling.api import access, overview
 from qiloop.labeling.api.deps import Principal, admin, any_user, verifier
 from qiloop.labeling.api.pages import render
 from qiloop.labeling.jobs import get_job
-from qiloop.labeling.models import Job
+from qiloop.labeling.models import Role
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/jobs")
 def jobs_page(request: Request, who: Principal = Depends(any_user)) -> Response:
-    """Open jobs with links to label (and, for verifiers, to verify)."""
+    """Open jobs with links to label; verifiers also see closed jobs, whose images still wait for them."""
+    visible = {"open", "closed"} if who.holds(Role.VERIFIER) else {"open"}
     with request.app.state.db.session() as session:
-        names = set(session.scalars(select(Job.name).where(Job.state == "open")))
-        jobs = [j for j in overview.jobs(session) if j["name"] in names]
+        jobs = [j for j in overview.jobs(session) if j["state"] in visible]
     return render(request, "jobs.html", jobs=jobs)
 
 

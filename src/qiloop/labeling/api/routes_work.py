@@ -14,6 +14,7 @@ from qiloop.labeling import tasks
 from qiloop.labeling.api import access
 from qiloop.labeling.api.deps import Principal, any_user
 from qiloop.labeling.api.schemas import BoxesIn, TaskOut
+from qiloop.labeling.backlog import header_seconds
 from qiloop.labeling.models import Job
 
 router = APIRouter(prefix="/api/v1", tags=["labelling"])
@@ -35,14 +36,27 @@ def open_jobs(request: Request, who: Principal = Depends(any_user)) -> list[dict
         return [{"name": j.name, "classes": list(j.classes), "instructions": j.instructions} for j in jobs]
 
 
-@router.post("/jobs/{job}/tasks/next", response_model=TaskOut, responses={204: {"description": "No task left"}})
+@router.post(
+    "/jobs/{job}/tasks/next",
+    response_model=TaskOut,
+    responses={
+        204: {"description": "No task for you now; with Retry-After, images remain leased to others until then"},
+        409: {"description": "The job is closed or cancelled"},
+    },
+)
 def next_task(job: str, request: Request, who: Principal = Depends(any_user)):
-    """Lease the caller's next image of ``job`` (the one already held, if any); 204 when none is left."""
+    """Lease the caller's next image of ``job`` (the one already held, if any).
+
+    204 without ``Retry-After``: nothing is left for the caller. 204 with
+    ``Retry-After: N``: images remain that others hold leases on; ask again in N
+    seconds, one of them may be free by then.
+    """
     db = request.app.state.db
-    view = tasks.next_task(db, job, who.username)
-    if view is None:
-        return Response(status_code=204)
-    return _task_out(db, view.id, who)
+    offer = tasks.offer_task(db, job, who.username)
+    if offer.task is None:
+        wait = {} if offer.retry_after is None else {"Retry-After": header_seconds(offer.retry_after)}
+        return Response(status_code=204, headers=wait)
+    return _task_out(db, offer.task.id, who)
 
 
 @router.get("/tasks/{task_id}", response_model=TaskOut)

@@ -49,6 +49,18 @@ class DisabledIn(BaseModel):
     disabled: bool = True
 
 
+class RoleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: str = Field(max_length=32)
+
+
+class PasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(max_length=1024)
+
+
 class TaskOut(BaseModel):
     id: int
     job: str

@@ -12,6 +12,9 @@
     }
   }
 
+  // After an empty answer (204): the seconds the server asked us to wait before asking again, or null.
+  let retryAfter = null;
+
   async function api(method, url, body) {
     const headers = { "Accept": "application/json" };
     if (method !== "GET") headers["X-CSRF-Token"] = csrf;
@@ -21,7 +24,12 @@
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     if (response.status === 401) { window.location.assign("/login?next=" + encodeURIComponent(location.pathname)); }
-    if (response.status === 204) return null;
+    retryAfter = null;
+    if (response.status === 204) {
+      const wait = Number(response.headers.get("Retry-After"));
+      if (wait > 0) retryAfter = wait;
+      return null;
+    }
     const data = await response.json().catch(() => null);
     if (!response.ok) throw new ApiError(response.status, data);
     return data;
@@ -62,5 +70,5 @@
     return parts[parts.length - 1] || String(uri);
   }
 
-  window.qiloop = { api, el, status, loadImage, typing, shortName, ApiError };
+  window.qiloop = { api, el, status, loadImage, typing, shortName, ApiError, retryAfter: () => retryAfter };
 })();

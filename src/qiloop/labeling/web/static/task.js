@@ -1,7 +1,7 @@
 // The task page: lease a task through the API, label it on the canvas, submit, take the next one.
 "use strict";
 (function () {
-  const { api, el, status, loadImage, shortName } = window.qiloop;
+  const { api, el, status, loadImage, shortName, retryAfter } = window.qiloop;
   const page = document.getElementById("task-page");
   const job = page.dataset.job;
   const canvas = document.getElementById("canvas");
@@ -43,6 +43,14 @@
       task = await api("POST", `/api/v1/jobs/${encodeURIComponent(job)}/tasks/next`);
       if (!task) {
         editor.clear();
+        const wait = retryAfter();
+        if (wait) {  // images remain, leased to other workers: one may come back to the queue
+          canvas.dataset.state = "waiting";
+          document.getElementById("task-info").textContent = "Images remain, leased to other workers.";
+          status(`Asking again in ${wait} s…`);
+          setTimeout(next, wait * 1000);
+          return;
+        }
         canvas.dataset.state = "done";
         document.getElementById("task-info").textContent = "No task left in this job for you.";
         status("All done here, thank you.");

@@ -1,8 +1,7 @@
-"""The labelling service's tables: workforce, jobs, tasks, annotations, gold items, results, decisions.
+"""Work tables: jobs and their images, gold images, workers' tasks and the annotations they submit.
 
-Boxes are stored as JSON lists of ``Box`` fields (see ``labeling.boxes``); every
-time is UTC. Identity across the service is the image's sha256; a job's image
-row (``JobItem``) copies what an approved label record needs (uri, size), so
+Identity across the service is the image's sha256; a job's image row
+(``JobItem``) copies what an approved label record needs (uri, size), so
 approval never has to reach the image store.
 """
 
@@ -17,12 +16,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from qiloop.labeling.db import Base, UtcDateTime, utcnow
 
 
-class Role(str, Enum):
-    LABELER = "labeler"
-    VERIFIER = "verifier"
-    ADMIN = "admin"
-
-
 class ItemState(str, Enum):
     LABELING = "labeling"  # waiting for its N annotations in the current round
     VERIFYING = "verifying"  # consolidated, waiting for a verifier
@@ -33,52 +26,6 @@ class TaskState(str, Enum):
     ASSIGNED = "assigned"
     SUBMITTED = "submitted"
     EXPIRED = "expired"  # the lease ran out; the image went back to the queue
-
-
-class Decision(str, Enum):
-    APPROVE = "approve"
-    ADJUST = "adjust"
-    REJECT = "reject"
-
-
-class User(Base):
-    __tablename__ = "users"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(16))
-    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-
-
-class ApiToken(Base):
-    """A token for scripts; only its sha256 is stored (tokens are long random strings, not passwords)."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    name: Mapped[str] = mapped_column(String(128))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-
-
-class BrowserSession(Base):
-    """A logged-in browser: the cookie's sha256, its CSRF token, and when it ends."""
-
-    __tablename__ = "browser_sessions"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    csrf_token: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Job(Base):
@@ -136,6 +83,16 @@ class GoldItem(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
+class JobGoldPrelabel(Base):
+    """The pre-labels one job shows on one gold image, so its gold tasks look like its other tasks."""
+
+    __tablename__ = "job_gold_prelabels"
+
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), primary_key=True)
+    gold_item_id: Mapped[int] = mapped_column(ForeignKey("gold_items.id"), primary_key=True)
+    boxes: Mapped[list] = mapped_column(JSON)
+
+
 class Task(Base):
     """One worker's lease on one image of a job (a job item or a gold item).
 
@@ -174,37 +131,3 @@ class Annotation(Base):
     boxes: Mapped[list] = mapped_column(JSON)
     submitted_at: Mapped[datetime] = mapped_column(UtcDateTime)
     gold_f1: Mapped[float | None] = mapped_column(Float)
-
-
-class ConsolidatedResult(Base):
-    """The consolidation of one item's round: boxes with their annotators and support, and the agreement."""
-
-    __tablename__ = "consolidated_results"
-    __table_args__ = (UniqueConstraint("item_id", "round"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("job_items.id"))
-    round: Mapped[int] = mapped_column(Integer)
-    boxes: Mapped[list] = mapped_column(JSON)
-    annotators: Mapped[list] = mapped_column(JSON)
-    weights: Mapped[dict] = mapped_column(JSON)
-    agreement: Mapped[float] = mapped_column(Float, index=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-class VerificationDecision(Base):
-    """A verifier's decision on one item's round; approvals carry the final boxes and, once written, the record id."""
-
-    __tablename__ = "verification_decisions"
-    __table_args__ = (UniqueConstraint("item_id", "round"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("job_items.id"))
-    round: Mapped[int] = mapped_column(Integer)
-    verifier_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    decision: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[str | None] = mapped_column(Text)
-    boxes: Mapped[list | None] = mapped_column(JSON)
-    decided_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    record_id: Mapped[str | None] = mapped_column(String(64))
-    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
