@@ -23,8 +23,9 @@ from qiloop.labeling.jobs import JobSpec, JobSummary
 
 STORED, DUPLICATE, REJECTED = "stored", "duplicate", "rejected"
 MAX_GROUP = 128
-# One ImageStore is not meant for several threads; uploads arrive on the server's worker threads.
-_STORE_WRITES = threading.Lock()
+# One ImageStore is not meant for several threads, and requests arrive on the server's worker threads:
+# every use of the service's store (uploads here, image reads in routes_work) holds this lock.
+IMAGE_STORE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def upload_images(
     if job is not None:
         _job_name_free(db, job.name)
     report = UploadReport()
-    with _STORE_WRITES, image_store.batch():
+    with IMAGE_STORE_LOCK, image_store.batch():
         for name, content in files:
             report.files.append(_store_one(image_store, base_name(name), content, f"upload:{uploader}", group))
     if job is not None:

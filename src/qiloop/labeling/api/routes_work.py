@@ -16,6 +16,7 @@ from qiloop.labeling.api.deps import Principal, any_user
 from qiloop.labeling.api.schemas import BoxesIn, TaskOut
 from qiloop.labeling.backlog import header_seconds
 from qiloop.labeling.models import Job
+from qiloop.labeling.uploads import IMAGE_STORE_LOCK
 
 router = APIRouter(prefix="/api/v1", tags=["labelling"])
 
@@ -80,8 +81,9 @@ def image(sha256: str, request: Request, who: Principal = Depends(any_user)) -> 
     if not allowed:
         raise NotFoundError(f"no image {sha256[:16]!r} among your tasks", hint="fetch a task first")
     store = request.app.state.image_store
-    record = store.get(sha256)
-    data = store.read_bytes(sha256)
+    with IMAGE_STORE_LOCK:  # the store object is shared by the server's threads
+        record = store.get(sha256)
+        data = store.read_bytes(sha256)
     return Response(
         data,
         media_type=_IMAGE_TYPES.get(record.format, "application/octet-stream"),
