@@ -66,10 +66,19 @@ def login(client: httpx.Client, user: str, password: str = PASSWORD) -> httpx.Re
 
 @contextmanager
 def running_service(
-    tmp_path: Path, *, images: int = 4, options: WebOptions | None = None, job: str | None = "job-1", **spec
+    tmp_path: Path,
+    *,
+    images: int = 4,
+    options: WebOptions | None = None,
+    job: str | None = "job-1",
+    db_url: str | None = None,
+    **spec,
 ) -> Iterator[Service]:
-    """A service on a free port with the users of :data:`USERS`, ``images`` tiny images and (optionally) a job."""
-    settings = Settings(home=tmp_path / "home")
+    """A service on a free port with the users of :data:`USERS`, ``images`` tiny images and (optionally) a job.
+
+    ``db_url``: the service database (default SQLite in the home folder; see ``labeling_helpers.labeling_db_url``).
+    """
+    settings = Settings(home=tmp_path / "home", **({"labeling_db_url": db_url} if db_url else {}))
     db = Database.from_settings(settings)
     image_store, label_store = ImageStore.from_settings(settings), LabelStore.from_settings(settings)
     records = ingest_images(image_store, images)

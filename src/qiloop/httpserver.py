@@ -25,8 +25,19 @@ def bind(host: str, port: int, backlog: int = 2048) -> socket.socket:
     return sock
 
 
-def serve_forever(app, *, host: str, port: int, log_level: str = "info", grace_s: float = 10, backlog: int = 2048):
+def serve_forever(
+    app,
+    *,
+    host: str,
+    port: int,
+    log_level: str = "info",
+    grace_s: float = 10,
+    backlog: int = 2048,
+    proxy_headers: bool = True,
+):
     """Serve ``app`` until interrupted (Ctrl-C or SIGTERM stop it cleanly, finishing requests for ``grace_s``).
+
+    ``proxy_headers``: uvicorn's own, believing ``X-Forwarded-*`` from localhost; False leaves them to the app.
 
     Raises:
         ConfigurationError: The address cannot be bound (in use, or not this machine's).
@@ -37,7 +48,8 @@ def serve_forever(app, *, host: str, port: int, log_level: str = "info", grace_s
         raise ConfigurationError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint="choose another --port or --host"
         ) from exc
-    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=grace_s))
+    config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=grace_s, proxy_headers=proxy_headers)
+    server = uvicorn.Server(config)
     with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises Ctrl-C once it has shut down cleanly
         server.run(sockets=[sock])
 
@@ -51,6 +63,7 @@ class BackgroundServer:
         thread_name: The serving thread's name.
         grace_s: Seconds requests in flight may take to finish on :meth:`stop`.
         stop_timeout_s: Default wait for the thread in :meth:`stop`.
+        proxy_headers: As for :func:`serve_forever`.
 
     Example:
         >>> with BackgroundServer(create_app(holder)) as server:  # doctest: +SKIP
@@ -69,11 +82,15 @@ class BackgroundServer:
         grace_s: float = 10,
         stop_timeout_s: float = 30,
         backlog: int = 2048,
+        proxy_headers: bool = True,
     ) -> None:
         self._sock = bind(host, port, backlog)
         self.host, self.port = host, self._sock.getsockname()[1]
         self.what, self.stop_timeout_s = what, stop_timeout_s
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=grace_s))
+        config = uvicorn.Config(
+            app, log_level=log_level, timeout_graceful_shutdown=grace_s, proxy_headers=proxy_headers
+        )
+        self.server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self._sock]}, name=thread_name, daemon=True
         )

@@ -1,4 +1,4 @@
-"""``qiloop label users``: workforce accounts — add, list, disable, tokens, roles and passwords."""
+"""``qiloop label users``: workforce accounts — add, list, disable, tokens, roles, passwords, unlock."""
 
 from __future__ import annotations
 
@@ -140,6 +140,22 @@ def users_passwd(
         print_json({"username": username, "sessions_ended": ended})
     else:
         console.print(f"password of {username} changed; {ended} browser session(s) ended", highlight=False)
+
+
+@app.command("unlock")
+def users_unlock(username: UserName, home: HomeOption = None, json_out: JsonOption = False) -> None:
+    """Forget a username's failed password checks, so a throttled login works again at once.
+
+    Limits per client address are not lifted: they run out with their window.
+    """
+    from qiloop.labeling.throttle import forget
+
+    with open_database(home)[1].session() as session:
+        forgotten = forget(session, username)
+    if json_out:
+        print_json({"username": username, "failures_forgotten": forgotten})
+    else:
+        console.print(f"forgot {forgotten} failed password check(s) of {username}", highlight=False)
 
 
 def _password(from_stdin: bool, prompt: str) -> str:

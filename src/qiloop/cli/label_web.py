@@ -17,6 +17,8 @@ def serve(
     """Serve the labelling web UI and API (uvicorn).
 
     Outside development set QILOOP_ENV and QILOOP_LABELING_SECRET_KEY; behind HTTPS set QILOOP_LABELING_HTTPS=1.
+    Behind a reverse proxy set QILOOP_LABELING_FORWARDED_ALLOW_IPS to its address, or the login throttle counts
+    every client as the proxy.
     """
     from qiloop.core.errors import require
 

@@ -42,7 +42,7 @@ def test_upgrade_current_downgrade_history(home, capsys):
     assert run(capsys, "current", "--home", home)[0] == 1
 
     code, out = run(capsys, "history", "--json")
-    assert code == 0 and [r["revision"] for r in json.loads(out)] == ["0001", "0002"]
+    assert code == 0 and [r["revision"] for r in json.loads(out)] == ["0001", "0002", "0003"]
     assert json.loads(out)[1]["down_revision"] == "0001"
     code, out = run(capsys, "history")
     assert "Gold pre-labels per job" in out

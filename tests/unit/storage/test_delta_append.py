@@ -25,7 +25,7 @@ def test_racing_appends_all_land_once(tmp_path):
             data = pa.Table.from_pylist([{"writer": writer, "row": row}], schema=SCHEMA)
             try:
                 delta_append.append(table, data, None, what="1 row", busy="busy", down="down")
-            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            except Exception as exc:
                 errors.append(exc)
 
     threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]

@@ -28,6 +28,7 @@ from qiloop.labeling.api import (
 from qiloop.labeling.api.config import WebOptions
 from qiloop.labeling.api.errors import error_response, install_error_handlers
 from qiloop.labeling.api.limits import install_body_limit
+from qiloop.labeling.api.login_guard import install_proxy_headers
 from qiloop.labeling.api.pages import environment, render_error
 from qiloop.labeling.api.security import install_security_headers
 from qiloop.labeling.db import Database
@@ -93,4 +94,5 @@ def create_app(
     install_error_handlers(app, render_error)
     install_body_limit(app, options.max_upload_bytes, lambda req, exc: error_response(req, exc, render_error))
     install_security_headers(app, https=options.labeling_https)
+    install_proxy_headers(app, options.labeling_forwarded_allow_ips)
     return app

@@ -9,6 +9,13 @@ in this file), so the service refuses to start with it unless
 ``QILOOP_ENV=development``, the default for a laptop. Production sets
 ``QILOOP_ENV=production`` and ``QILOOP_LABELING_SECRET_KEY`` (at least 32
 characters, from the environment only, never a file in the repository).
+
+Password guessing is throttled per username and per client address (see
+``labeling.throttle``). The client is the address that connected: behind a
+reverse proxy every request comes from the proxy's address, so the per-client
+limit counts all users together, unless ``QILOOP_LABELING_FORWARDED_ALLOW_IPS``
+names the proxy, whose ``X-Forwarded-For`` is then believed. Nobody else's is:
+a client could otherwise claim a new address for every guess.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qiloop.core.errors import ConfigurationError
+from qiloop.labeling.throttle import Policy
 
 DEVELOPMENT_SECRET = "qiloop-development-secret-key-do-not-use-in-production"
 DEVELOPMENT = "development"
@@ -45,6 +53,22 @@ class WebOptions(BaseSettings):
     labeling_max_upload_mib: float = Field(
         default=64.0, gt=0, description="Largest request body in MiB, image uploads included; larger ones get 413."
     )
+    labeling_login_max_failures: int = Field(
+        default=5,
+        gt=0,
+        description="Failed password checks per username within the window before attempts are refused.",
+    )
+    labeling_login_max_client_failures: int = Field(
+        default=20, gt=0, description="Failed password checks per client address within the window, any usernames."
+    )
+    labeling_login_window_minutes: float = Field(
+        default=15.0, gt=0, description="How long a failed password check counts against its username and client."
+    )
+    labeling_forwarded_allow_ips: str = Field(
+        default="",
+        description="Reverse proxies (comma-separated addresses, * for any) whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; empty: none, a request's client is the address that connected.",
+    )
 
     @property
     def session_lifetime(self) -> timedelta:
@@ -53,6 +77,14 @@ class WebOptions(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.labeling_max_upload_mib * 1024 * 1024)
+
+    @property
+    def login_policy(self) -> Policy:
+        return Policy(
+            max_failures=self.labeling_login_max_failures,
+            max_client_failures=self.labeling_login_max_client_failures,
+            window=timedelta(minutes=self.labeling_login_window_minutes),
+        )
 
     @property
     def secret(self) -> bytes:

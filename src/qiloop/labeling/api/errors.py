@@ -24,7 +24,7 @@ from qiloop.core.errors import (
     QiloopError,
     StoreError,
 )
-from qiloop.labeling.errors import ConflictError, PermissionDeniedError
+from qiloop.labeling.errors import ConflictError, PermissionDeniedError, ThrottledError
 
 log = logging.getLogger("qiloop.labeling.api")
 
@@ -45,6 +45,7 @@ class RequestTooLargeError(QiloopError):
 _STATUS: tuple[tuple[type[QiloopError], int], ...] = (
     (NotAuthenticatedError, 401),
     (RequestTooLargeError, 413),
+    (ThrottledError, 429),
     (PermissionDeniedError, 403),
     (NotFoundError, 404),
     (ConflictError, 409),

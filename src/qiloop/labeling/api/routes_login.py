@@ -1,4 +1,9 @@
-"""Logging in and out: fresh session on every login, the old one ended, cookies HttpOnly and SameSite."""
+"""Logging in and out: fresh session on every login, the old one ended, cookies HttpOnly and SameSite.
+
+Password guessing is throttled (``labeling.throttle``): past the limit, the form
+answers 429 with ``Retry-After`` before any password is checked, the same for a
+username that does not exist as for one that does.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,12 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from qiloop.labeling import auth
-from qiloop.labeling.api import security
+from qiloop.labeling import auth, throttle
+from qiloop.labeling.api import login_guard, security
 from qiloop.labeling.api.deps import SESSION_COOKIE, Principal, any_user, optional_principal
-from qiloop.labeling.api.errors import CsrfError
+from qiloop.labeling.api.errors import CsrfError, http_status
 from qiloop.labeling.api.pages import render
+from qiloop.labeling.errors import ThrottledError
 from qiloop.labeling.models import Role
 
 router = APIRouter(tags=["login"])
@@ -46,10 +52,15 @@ def login(
     csrf_token: str = Form(default=""),
     next: str = Form(default=""),
 ) -> Response:
-    """Check the password; on success end any session this browser had and start a new one."""
+    """Check the password (unless throttled); on success end any session this browser had and start a new one."""
     options = request.app.state.options
     if not security.login_token_ok(options.secret, request.cookies.get(security.LOGIN_COOKIE), csrf_token):
         raise CsrfError("the login form expired or came from another site", hint="reload the login page")
+    try:
+        login_guard.admit(request, username)
+    except ThrottledError as exc:
+        refused = _login_form(request, next, error=exc.message, status=http_status(exc))
+        return login_guard.with_retry_after(refused, exc)
     db = request.app.state.db
     with db.session() as session:
         user = auth.authenticate(session, username, password)
@@ -57,6 +68,7 @@ def login(
             failed = True
         else:
             failed = False
+            throttle.forget(session, username)
             old = request.cookies.get(SESSION_COOKIE)
             if old:
                 auth.end_session(session, old)  # renewal: the id this browser had is dead from now on

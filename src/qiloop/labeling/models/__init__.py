@@ -1,4 +1,4 @@
-"""The labelling service's tables: workforce, jobs, tasks, annotations, gold items, results, decisions.
+"""The labelling service's tables: workforce, jobs, tasks, annotations, gold items, results, decisions, login failures.
 
 Boxes are stored as JSON lists of ``Box`` fields (see ``labeling.boxes``); every
 time is UTC. The tables live in three modules (workforce, work, review) and are
@@ -18,7 +18,7 @@ from qiloop.labeling.models.work import (
     Task,
     TaskState,
 )
-from qiloop.labeling.models.workforce import ApiToken, BrowserSession, Role, User
+from qiloop.labeling.models.workforce import ApiToken, BrowserSession, LoginFailure, Role, User
 
 __all__ = [
     "Annotation",
@@ -31,6 +31,7 @@ __all__ = [
     "Job",
     "JobGoldPrelabel",
     "JobItem",
+    "LoginFailure",
     "Role",
     "Task",
     "TaskState",

@@ -1,11 +1,11 @@
-"""Workforce tables: accounts, API tokens for scripts, and logged-in browsers."""
+"""Workforce tables: accounts, API tokens for scripts, logged-in browsers, and failed password checks."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from qiloop.labeling.db import Base, UtcDateTime, utcnow
@@ -55,3 +55,23 @@ class BrowserSession(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class LoginFailure(Base):
+    """A password check that failed (or is still running) for a username from a client address.
+
+    Rows are keyed by the username as typed, not by account, so names that do not
+    exist are counted like those that do (see ``labeling.throttle``).
+    """
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_username", "username", "failed_at"),
+        Index("ix_login_failures_client", "client", "failed_at"),
+        Index("ix_login_failures_failed_at", "failed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
