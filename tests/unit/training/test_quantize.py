@@ -1,4 +1,4 @@
-"""decode_tail finds the float-only decode of a YOLO head; calibration tensors match the device's."""
+"""decode_tail and input_stem find the float-only parts of a YOLO graph; calibration tensors match the device's."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ import onnx
 from onnx import TensorProto, helper
 from PIL import Image
 
-from qiloop.training.quantize import calibration_batches, decode_tail
+from qiloop.training.quantize import calibration_batches, decode_tail, input_stem
 
 
 def head_graph() -> onnx.GraphProto:
     """features -> box conv, class conv -> DFL softmax -> DFL conv -> box math; sigmoid scores -> concat."""
     n = helper.make_node
     nodes = [
-        n("Conv", ["x", "w_feat"], ["feat"], name="backbone/Conv"),
+        n("Conv", ["x", "w_stem"], ["stem_raw"], name="stem/Conv"),
+        n("Sigmoid", ["stem_raw"], ["stem_gate"], name="stem/Sigmoid"),
+        n("Mul", ["stem_raw", "stem_gate"], ["stem"], name="stem/Mul"),
+        n("Conv", ["stem", "w_feat"], ["feat"], name="backbone/Conv"),
         n("Conv", ["feat", "w_box"], ["box_raw"], name="head/cv2/Conv"),
         n("Conv", ["feat", "w_cls"], ["cls_raw"], name="head/cv3/Conv"),
         n("Softmax", ["box_raw"], ["dist"], name="head/dfl/Softmax"),
@@ -34,6 +37,10 @@ def head_graph() -> onnx.GraphProto:
 def test_decode_tail_stops_at_the_branch_convolutions():
     tail = decode_tail(head_graph())
     assert set(tail) == {"head/Concat", "head/Sigmoid", "head/Mul", "head/dfl/conv/Conv", "head/dfl/Softmax"}
+
+
+def test_input_stem_is_the_first_convolution_and_its_activation():
+    assert set(input_stem(head_graph())) == {"stem/Conv", "stem/Sigmoid", "stem/Mul"}
 
 
 def test_calibration_tensors_are_letterboxed_rgb_nchw(tmp_path):
