@@ -33,11 +33,12 @@ def serve_forever(
     log_level: str = "info",
     grace_s: float = 10,
     backlog: int = 2048,
-    proxy_headers: bool = True,
+    proxy_headers: bool = False,
 ):
     """Serve ``app`` until interrupted (Ctrl-C or SIGTERM stop it cleanly, finishing requests for ``grace_s``).
 
-    ``proxy_headers``: uvicorn's own, believing ``X-Forwarded-*`` from localhost; False leaves them to the app.
+    ``proxy_headers``: True turns on uvicorn's own handling, which believes ``X-Forwarded-*`` from localhost;
+    off by default, so a client on this machine cannot pose as another address or scheme.
 
     Raises:
         ConfigurationError: The address cannot be bound (in use, or not this machine's).
@@ -82,7 +83,7 @@ class BackgroundServer:
         grace_s: float = 10,
         stop_timeout_s: float = 30,
         backlog: int = 2048,
-        proxy_headers: bool = True,
+        proxy_headers: bool = False,
     ) -> None:
         self._sock = bind(host, port, backlog)
         self.host, self.port = host, self._sock.getsockname()[1]
