@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from qiloop.cli import label_tokens
 from qiloop.cli.common import HomeOption, JsonOption, console, print_json
 from qiloop.cli.label_db import open_database
 
@@ -101,6 +102,10 @@ def users_token(
     with db.session() as session:
         token = issue_api_token(session, active_user(session, username), name)
     typer.echo(token)
+
+
+app.command("tokens")(label_tokens.users_tokens)
+app.command("revoke")(label_tokens.users_revoke)
 
 
 @app.command("role")
