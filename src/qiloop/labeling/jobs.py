@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import func, insert, select
@@ -146,13 +147,16 @@ def feedback_images(image_store, limit: int | None = None) -> tuple[list[ImageRe
     return (records[:limit] if limit is not None else records), prelabels
 
 
-def get_job(session: Session, name: str) -> Job:
-    """The job named ``name``.
+def get_job(session: Session, name: str, *, lock: Literal["share", "update"] | None = None) -> Job:
+    """The job named ``name``, its row locked for the transaction when asked (``share``: against changes).
 
     Raises:
         NotFoundError: No such job.
     """
-    job = session.scalar(select(Job).where(Job.name == name))
+    query = select(Job).where(Job.name == name)
+    if lock is not None:
+        query = query.with_for_update(read=lock == "share")
+    job = session.scalar(query)
     if job is None:
         raise NotFoundError(f"no labelling job named {name!r}", hint="`qiloop label jobs ls` lists the jobs")
     return job

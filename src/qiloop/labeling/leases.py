@@ -11,6 +11,7 @@ its transactions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, func, select
@@ -28,14 +29,19 @@ def expire_leases(session: Session, now: datetime) -> int:
         .order_by(Task.item_id, Task.id)
         .with_for_update(skip_locked=True)
     ).all()
-    for task in overdue:
+    release(session, overdue)
+    session.flush()
+    return len(overdue)
+
+
+def release(session: Session, tasks: Sequence[Task]) -> None:
+    """Mark leased ``tasks`` expired and give their slots back to their images in the current round."""
+    for task in tasks:
         task.state = TaskState.EXPIRED.value
         if task.item_id is not None:
             item = session.get(JobItem, task.item_id, with_for_update=True)
             if item.round == task.round and item.state == ItemState.LABELING.value:
                 item.active_tasks -= 1
-    session.flush()
-    return len(overdue)
 
 
 def pick(session: Session, job: Job, worker_id: int, now: datetime) -> Task | None:

@@ -21,11 +21,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qiloop.core.errors import NotFoundError
+from qiloop.labeling import leases
 from qiloop.labeling.db import utcnow
 from qiloop.labeling.errors import ConflictError
-from qiloop.labeling.jobs import JobState, JobSummary, summary
-from qiloop.labeling.models import ItemState, Job, JobItem, Task, TaskState
+from qiloop.labeling.jobs import JobState, JobSummary, get_job, summary
+from qiloop.labeling.models import Job, Task, TaskState
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def cancel_job(session: Session, name: str, now: datetime | None = None) -> Tran
     Raises:
         NotFoundError: No such job.
     """
-    job = _locked(session, name)
+    job = get_job(session, name, lock="update")
     previous = job.state
     ended = 0
     if previous != JobState.CANCELLED.value:
@@ -104,7 +104,7 @@ def refuse_cancelled(job: Job, action: str) -> None:
 
 
 def _move(session: Session, name: str, target: JobState) -> Transition:
-    job = _locked(session, name)
+    job = get_job(session, name, lock="update")
     previous = job.state
     if previous == JobState.CANCELLED.value:
         raise ConflictError(
@@ -116,13 +116,6 @@ def _move(session: Session, name: str, target: JobState) -> Transition:
     return Transition(summary(session, job), previous)
 
 
-def _locked(session: Session, name: str) -> Job:
-    job = session.scalar(select(Job).where(Job.name == name).with_for_update())
-    if job is None:
-        raise NotFoundError(f"no labelling job named {name!r}", hint="`qiloop label jobs ls` lists the jobs")
-    return job
-
-
 def _end_leases(session: Session, job: Job, now: datetime) -> int:
     """Expire the job's outstanding tasks (their slots go back to their images, as when a lease runs out)."""
     held = session.scalars(
@@ -132,10 +125,6 @@ def _end_leases(session: Session, job: Job, now: datetime) -> int:
         .with_for_update()
     ).all()
     for task in held:
-        task.state = TaskState.EXPIRED.value
         task.leased_until = min(task.leased_until, now)
-        if task.item_id is not None:
-            item = session.get(JobItem, task.item_id)
-            if item.round == task.round and item.state == ItemState.LABELING.value:
-                item.active_tasks -= 1
+    leases.release(session, held)
     return len(held)

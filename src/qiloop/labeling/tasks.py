@@ -37,6 +37,7 @@ from qiloop.labeling.backlog import retry_after
 from qiloop.labeling.db import Database, utcnow
 from qiloop.labeling.errors import ConflictError
 from qiloop.labeling.gold import score_against_gold
+from qiloop.labeling.jobs import get_job
 from qiloop.labeling.lifecycle import refuse_cancelled, refuse_unless_open
 from qiloop.labeling.models import Annotation, GoldItem, Job, JobItem, Task, TaskState, User
 from qiloop.labeling.verification import consolidate_item
@@ -140,9 +141,7 @@ def submit(
 
 def _lease(session: Session, job_name: str, username: str, now: datetime) -> Offer:
     # A shared lock on the job row: a cancellation (which locks it for update) waits for leases in flight.
-    job = session.scalar(select(Job).where(Job.name == job_name).with_for_update(read=True))
-    if job is None:
-        raise NotFoundError(f"no labelling job named {job_name!r}", hint="`qiloop label jobs ls` lists the jobs")
+    job = get_job(session, job_name, lock="share")
     refuse_cancelled(job, "hands out no tasks")
     worker = active_user(session, username)
     # One request per worker at a time (the row lock), so a worker never ends up holding two tasks.
