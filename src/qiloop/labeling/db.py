@@ -12,13 +12,14 @@ PostgreSQL the task queue locks rows with ``FOR UPDATE SKIP LOCKED`` instead.
 from __future__ import annotations
 
 import importlib.util
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import DateTime, create_engine, event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import DateTime, create_engine, event, text
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -51,6 +52,17 @@ class UtcDateTime(TypeDecorator):
 def utcnow() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(timezone.utc)
+
+
+def serialise(target: Session | Connection, name: str) -> None:
+    """Make transactions that call this with the same ``name`` run one at a time, until they end.
+
+    PostgreSQL: a transaction-scoped advisory lock keyed by ``name``. SQLite needs
+    none: every transaction here already holds the write lock from its start.
+    """
+    dialect = target.get_bind().dialect if isinstance(target, Session) else target.dialect
+    if dialect.name == "postgresql":
+        target.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(name.encode())})
 
 
 class Database:

@@ -17,7 +17,6 @@ run ``qiloop label db upgrade`` once before starting several processes there.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
 from qiloop.core.errors import ConfigurationError, StoreError, require
+from qiloop.labeling.db import serialise
 
 SCRIPTS = Path(__file__).parent / "migrations"
 FIRST = "0001"
@@ -41,7 +41,6 @@ LEGACY_TABLES = frozenset(
         "consolidated_results", "verification_decisions",
     }
 )  # fmt: skip
-_LOCK_KEY = zlib.crc32(b"qiloop.labeling.migrate")
 
 
 @dataclass(frozen=True)
@@ -157,8 +156,7 @@ def current(engine: Engine) -> SchemaState:
 def _locked(engine: Engine) -> Iterator[Connection]:
     """One transaction holding the migration lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock)."""
     with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        serialise(connection, "qiloop.labeling.migrate")
         yield connection
 
 

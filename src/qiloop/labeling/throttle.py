@@ -19,20 +19,18 @@ window are deleted whenever an attempt is admitted.
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from qiloop.core.errors import ConfigurationError
-from qiloop.labeling.db import utcnow
+from qiloop.labeling.db import serialise, utcnow
 from qiloop.labeling.errors import ThrottledError
 from qiloop.labeling.models import LoginFailure
 
-_LOCK_KEY = zlib.crc32(b"qiloop.labeling.throttle")
 _CLIENT_CHARS = 64  # the column's width; an address never needs more
 
 
@@ -94,8 +92,7 @@ def admit(session: Session, policy: Policy, username: str, client: str, now: dat
     """
     now = now or utcnow()
     client = client[:_CLIENT_CHARS]
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+    serialise(session, "qiloop.labeling.throttle")
     since = now - policy.window
     left = wait(
         policy,
