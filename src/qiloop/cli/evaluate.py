@@ -46,7 +46,8 @@ def evaluate(
     home: HomeOption = None,
 ) -> None:
     """Evaluate a model on labelled images: mAP50, mAP50-95, precision, recall."""
-    from qiloop.training.evaluate_csv import evaluate_labels_csv, is_package, read_local
+    from qiloop.core.package import is_package
+    from qiloop.training.evaluate_csv import evaluate_labels_csv, read_local
 
     registry = None
     if not is_package(Path(model)) and not Path(model).exists():

@@ -95,6 +95,11 @@ class ModelManifest(BaseModel):
         return files
 
 
+def is_package(path: Path) -> bool:
+    """True when ``path`` is a model package folder (it holds a manifest)."""
+    return path.is_dir() and (path / MANIFEST).is_file()
+
+
 def file_entry(path: Path) -> PackageFile:
     """sha256 and size of a file, read in chunks."""
     h = hashlib.sha256()

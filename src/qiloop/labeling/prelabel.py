@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from qiloop.core.errors import ConfigurationError, NotFoundError
-from qiloop.core.package import MANIFEST, ModelManifest, read_manifest
+from qiloop.core.package import MANIFEST, ModelManifest, is_package, read_manifest
 from qiloop.core.records import Box, ImageRecord
 
 
@@ -73,7 +73,7 @@ def model_package(ref: str | Path, registry: Callable[[], Any] | None = None) ->
         NotFoundError: ``ref`` is a path but not a package, or a reference the registry does not know.
     """
     path = Path(ref)
-    if path.is_dir() and (path / MANIFEST).is_file():
+    if is_package(path):
         yield ModelPackage(path, source_of(read_manifest(path, verify=False)))
         return
     if path.exists() or registry is None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qiloop.core.errors import NotFoundError
-from qiloop.core.package import MANIFEST
+from qiloop.core.package import MANIFEST, is_package
 from qiloop.core.records import LabelStatus
 from qiloop.labelstore.formats import labels_csv
 from qiloop.training.evaluate import Evaluation, Failure, evaluate_package
@@ -22,11 +22,6 @@ from qiloop.training.evaluate import Evaluation, Failure, evaluate_package
 def read_local(draft: Any) -> bytes:
     """The bytes of a draft's image, its ``image_ref`` being a local path."""
     return Path(draft.image_ref).read_bytes()
-
-
-def is_package(path: Path) -> bool:
-    """True when ``path`` is a model package folder."""
-    return path.is_dir() and (path / MANIFEST).is_file()
 
 
 def resolve_model(model: str | Path, workdir: Path, registry: Any | None = None) -> Path:
