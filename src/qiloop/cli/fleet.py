@@ -52,12 +52,22 @@ def deploy(
     health_timeout: Annotated[
         float, typer.Option("--health-timeout", min=1, help="Seconds a phase may wait for the devices' reports.")
     ] = 120.0,
+    allow_new_target: Annotated[
+        bool,
+        typer.Option(
+            "--allow-new-target",
+            help="Record the rollout even when no known device is in the target; it starts as devices join.",
+        ),
+    ] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the rollout ended; exit 1 when it aborted.")] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Most seconds --wait waits.")] = 900.0,
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Roll a model version (with the current inference code) or the inference code out to a group or device.
+
+    An unknown group or device exits 5 and lists the known ones; --allow-new-target records
+    the rollout for a group whose devices have not joined yet.
 
     Examples: qiloop deploy --target line-1; qiloop deploy --model scratch-detector/4 --target device:cam-7;
     qiloop deploy --inference-code --target line-1 --canary 2 --soak 60 --wait.
@@ -73,8 +83,11 @@ def deploy(
     policy = RolloutPolicy(canary=canary, soak_s=soak, max_failure_fraction=max_failures,
                            health_timeout_s=health_timeout)  # fmt: skip
     controller = FleetController.from_settings(settings)
+    if not allow_new_target:
+        controller.check_target(parsed)  # before anything is published to the component store
     if inference_code and model is None:
-        rollout = deploy_code(controller, model_name or DEFAULT_MODEL_NAME, parsed, policy=policy)
+        rollout = deploy_code(controller, model_name or DEFAULT_MODEL_NAME, parsed, policy=policy,
+                              allow_new_target=True)  # fmt: skip
     else:
         component = model_from_registry(controller, ModelRegistry.from_settings(settings), model)
         if inference_code:
@@ -83,7 +96,7 @@ def deploy(
             code = inference_component(controller.store, model_name=component.name)
         else:
             code = current_code(controller, component.name)
-        rollout = controller.deploy([component, code], parsed, None, policy)
+        rollout = controller.deploy([component, code], parsed, None, policy, allow_new_target=True)
     what = ", ".join(f"{c.name} {c.version}" for c in rollout.components)
     running = controller.db.controllers()
     if not json_out:

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from qiloop.core.components import Component
 from qiloop.core.deployments import ComponentRef, Deployment, RolloutPolicy, SignedDeployment, Target
-from qiloop.core.errors import ConfigurationError, QiloopError
+from qiloop.core.errors import ConfigurationError, NotFoundError, QiloopError
 from qiloop.edge.agent.protocol import DEVICE_ROOT, DeploymentReport, DeviceHello, deployment_topic
 from qiloop.edge.inference.messages import DeviceStatus
 from qiloop.fleet.component_store import ComponentStore
@@ -100,15 +100,44 @@ class FleetController:
         self.db.add_deployment(signed, rollout_id=rollout_id, role=role)
         return signed
 
+    def check_target(self, target: Target | str) -> Target:
+        """``target`` when the registry knows it: a group with a member, or a device that said hello.
+
+        Raises:
+            NotFoundError: No device is in that group, or no such device; the hint lists the known ones.
+        """
+        target = parse_target(target) if isinstance(target, str) else target
+        devices = self.db.devices()
+        known = {d.device_id for d in devices} if target.kind == "device" else {g for d in devices for g in d.groups}
+        if target.name in known:
+            return target
+        groups = sorted({g for d in devices for g in d.groups})
+        ids = [d.device_id for d in devices]
+        listed = (f"known groups: {_some(groups) or 'none'}; known devices: {_some(ids)}" if devices
+                  else "no device has said hello to this controller yet")  # fmt: skip
+        what = "group" if target.kind == "group" else "device"
+        raise NotFoundError(
+            f"no {what} {target.name!r} in the fleet registry",
+            hint=f"{listed}. Check the name (device:ID for one device), or pass --allow-new-target "
+            "to record the rollout for devices that have not joined yet",
+        )
+
     def deploy(
         self, components: Sequence[Component | ComponentRef], target: Target | str,
         configuration: dict[str, dict[str, Any]] | None = None, policy: RolloutPolicy | None = None,
+        *, allow_new_target: bool = False,
     ) -> Rollout:  # fmt: skip
         """Record a rollout of ``components`` to ``target``; the next :meth:`step` starts it.
 
         A rollout still running for the same target is superseded (it stops where it is).
+
+        Raises:
+            NotFoundError: No known device is in ``target`` (see :meth:`check_target`),
+                unless ``allow_new_target``: then the rollout waits for devices to join.
         """
         target = parse_target(target) if isinstance(target, str) else target
+        if not allow_new_target:
+            self.check_target(target)
         refs = self.refs(components)
         now = self.clock()
         rollout = Rollout(
@@ -201,3 +230,9 @@ class FleetController:
             if before is not None and before != ref:
                 previous.append(before)
         return previous
+
+
+def _some(names: list[str], most: int = 20) -> str:
+    """``names`` joined, the first ``most`` of them and how many more."""
+    shown = ", ".join(names[:most])
+    return f"{shown} and {len(names) - most} more" if len(names) > most else shown

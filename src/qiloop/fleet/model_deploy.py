@@ -58,17 +58,31 @@ def current_code(controller: FleetController, model_name: str) -> Component:
 
 def deploy_model(
     controller: FleetController, registry, target: Target | str, ref: str | None = None, *,
-    policy: RolloutPolicy | None = None, configuration: dict | None = None,
+    policy: RolloutPolicy | None = None, configuration: dict | None = None, allow_new_target: bool = False,
 ) -> Rollout:  # fmt: skip
-    """Record a rollout of a registry model version with the current inference code; the orchestration hook."""
+    """Record a rollout of a registry model version with the current inference code; the orchestration hook.
+
+    Raises:
+        NotFoundError: The fleet knows no such group or device (unless ``allow_new_target``),
+            checked before anything is published; or the registry has no such version.
+    """
+    if not allow_new_target:
+        controller.check_target(target)
     model = model_from_registry(controller, registry, ref)
-    return controller.deploy([model, current_code(controller, model.name)], target, configuration, policy)
+    code = current_code(controller, model.name)
+    return controller.deploy([model, code], target, configuration, policy, allow_new_target=True)
 
 
 def deploy_code(
     controller: FleetController, model_name: str, target: Target | str, *, policy: RolloutPolicy | None = None,
-    source: str | Path | None = None,
+    source: str | Path | None = None, allow_new_target: bool = False,
 ) -> Rollout:  # fmt: skip
-    """Record a rollout of the inference code as it is installed now (a new version only when it changed)."""
+    """Record a rollout of the inference code as it is installed now (a new version only when it changed).
+
+    Raises:
+        NotFoundError: The fleet knows no such group or device (unless ``allow_new_target``).
+    """
+    if not allow_new_target:
+        controller.check_target(target)
     code = inference_component(controller.store, model_name=model_name, source=source)
-    return controller.deploy([code], target, None, policy)
+    return controller.deploy([code], target, None, policy, allow_new_target=True)

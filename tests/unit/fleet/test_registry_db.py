@@ -135,7 +135,7 @@ def test_a_rollout_runs_through_the_controller_on_recorded_reports(controller):
 
 def test_a_new_rollout_supersedes_the_running_one(controller):
     model = _component(controller, "1", b"w")
-    first = controller.deploy([model], "line")
-    second = controller.deploy([model], "line")
+    first = controller.deploy([model], "line", allow_new_target=True)  # no device has joined "line" yet
+    second = controller.deploy([model], "line", allow_new_target=True)
     assert controller.db.rollout(first.id).phase == Phase.SUPERSEDED
     assert [r.id for r in controller.db.rollouts(active=True)] == [second.id]
