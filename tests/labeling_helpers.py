@@ -9,10 +9,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from qiloop.core.records import ImageRecord
+from require_helpers import require, require_import
 
 POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 PASSWORD = "correct horse battery"
@@ -21,11 +21,11 @@ PASSWORD = "correct horse battery"
 @contextmanager
 def postgres_database(prefix: str = "qiloop_labeling") -> Iterator[str]:
     """A fresh database on the local PostgreSQL server (trust auth), dropped afterwards; skips when unreachable."""
-    psycopg2 = pytest.importorskip("psycopg2", reason="psycopg2 is needed to create the test database")
+    psycopg2 = require_import("postgres", "psycopg2", "psycopg2 is needed to create the test database")
     try:
         admin = psycopg2.connect(f"{POSTGRES_SERVER}/postgres", connect_timeout=3)
     except psycopg2.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_SERVER}: {exc}".strip())
+        require("postgres", f"PostgreSQL is not reachable at {POSTGRES_SERVER}: {exc}".strip())
     admin.autocommit = True
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     with admin.cursor() as cur:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import shutil
 import socket
 import subprocess
 import threading
@@ -19,6 +20,8 @@ import uuid
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+
+from require_helpers import require
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 
@@ -29,6 +32,18 @@ def reachable(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def require_broker(port: int = 1883) -> None:
+    """Skip (fail under CI) unless an MQTT broker listens on ``127.0.0.1:port``."""
+    if not reachable(port):
+        require("broker", f"no MQTT broker listening on 127.0.0.1:{port} (start mosquitto to run this test)")
+
+
+def require_mosquitto() -> None:
+    """Skip (fail under CI) unless the mosquitto program is installed, for a private broker."""
+    if shutil.which(MOSQUITTO) is None:
+        require("broker", f"{MOSQUITTO} is not installed (apt-get install mosquitto)")
 
 
 def free_port() -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import threading
 import time
 import uuid
@@ -21,6 +20,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from device_messages import Device, png
+from mqtt_helpers import require_broker
 from qiloop.broker import EmbeddedBroker
 from qiloop.cli.main import main
 from qiloop.core.records import Box
@@ -31,19 +31,10 @@ from qiloop.settings import Settings
 from qiloop.storage.image_store import ImageStore
 
 
-def _reachable(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 @pytest.fixture(params=[pytest.param("mosquitto", marks=pytest.mark.broker), "embedded"])
 def url(request):
     if request.param == "mosquitto":
-        if not _reachable(1883):
-            pytest.skip("no MQTT broker listening on 127.0.0.1:1883")
+        require_broker()
         yield "mqtt://127.0.0.1:1883"
     else:
         with EmbeddedBroker() as broker:

@@ -24,15 +24,12 @@ from pathlib import Path
 
 import pytest
 
-from mqtt_helpers import MOSQUITTO, PrivateBroker, Subscriber, free_port
+from mqtt_helpers import PrivateBroker, Subscriber, free_port, require_mosquitto
 from qiloop.edge.inference import Outbox
 from qiloop.edge.inference.messages import FeedbackImage, parse_message, status_topic
 
-pytestmark = [
-    pytest.mark.broker,
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which(MOSQUITTO) is None, reason=f"{MOSQUITTO} is not installed"),
-]
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+require_mosquitto()
 
 
 @pytest.fixture(scope="module")

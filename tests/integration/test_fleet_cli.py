@@ -22,7 +22,7 @@ from types import SimpleNamespace
 import pytest
 
 from fleet_helpers import forget_session
-from mqtt_helpers import free_port, reachable
+from mqtt_helpers import free_port, require_broker
 from nucleus_helpers import Device
 from qiloop.core.deployments import Target
 from qiloop.edge.agent.protocol import deployment_topic, hello_topic
@@ -67,8 +67,7 @@ def _wait(predicate, timeout: float, what: str):
 
 
 def test_serve_deploy_status_and_export(home, tmp_path, monkeypatch):
-    if not reachable(1883):
-        pytest.skip("no MQTT broker listening on 127.0.0.1:1883")
+    require_broker()
     from qiloop.fleet.registry_db import FleetDB
     from qiloop.fleet.results_db import ResultsDB
 

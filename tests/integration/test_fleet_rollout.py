@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from fleet_helpers import CloudFleet
-from mqtt_helpers import reachable
+from mqtt_helpers import require_broker
 from nucleus_helpers import Device, model_packages
 from qiloop.core.deployments import RolloutPolicy
 from qiloop.fleet.rollout import Phase
@@ -31,8 +31,7 @@ def packages(tmp_path_factory):
 @pytest.fixture(scope="module")
 def line(tmp_path_factory):
     """A controller and three devices in one group, for the whole module."""
-    if not reachable(1883):
-        pytest.skip("no MQTT broker listening on 127.0.0.1:1883")
+    require_broker()
     root = tmp_path_factory.mktemp("fleet")
     cloud = CloudFleet(root / "cloud")
     group = f"line-{uuid.uuid4().hex[:6]}"

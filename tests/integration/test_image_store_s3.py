@@ -14,6 +14,7 @@ from PIL import Image
 from qiloop.core.errors import StoreError
 from qiloop.settings import Settings
 from qiloop.storage.image_store import ImageStore
+from require_helpers import require_import
 
 pytestmark = pytest.mark.s3
 
@@ -30,7 +31,7 @@ def jpeg(seed: int, size: tuple[int, int] = (40, 30)) -> bytes:
 @pytest.fixture(scope="module")
 def endpoint():
     """moto's standalone S3 server on a free loopback port, with dummy credentials in the environment."""
-    server_module = pytest.importorskip("moto.server", reason="the S3 tests need moto[server]")
+    server_module = require_import("s3", "moto.server", "the S3 tests need moto[server] (the dev extra)")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("AWS_ACCESS_KEY_ID", "testing")

@@ -19,9 +19,10 @@ import pytest
 
 from qiloop.core.records import Box, LabelRecord, LabelStatus
 from qiloop.labelstore import LabelStore
+from require_helpers import require_import
 
-boto3 = pytest.importorskip("boto3")
-pytest.importorskip("moto.server")
+boto3 = require_import("s3", "boto3", "the S3 tests need boto3 (the dev extra)")
+require_import("s3", "moto.server", "the S3 tests need moto[server] (the dev extra)")
 
 pytestmark = pytest.mark.s3
 

@@ -6,17 +6,17 @@ device publishes after the restart can be lost on the way (see ``tests/mqtt_help
 
 from __future__ import annotations
 
-import shutil
 import time
 import uuid
 
 import pytest
 
-from mqtt_helpers import MOSQUITTO, PrivateBroker, Subscriber
+from mqtt_helpers import PrivateBroker, Subscriber, require_mosquitto
 from nucleus_helpers import Device, Fleet, model_packages
 from qiloop.edge.agent.protocol import report_topic
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(shutil.which(MOSQUITTO) is None, reason="needs mosquitto")]
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+require_mosquitto()
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 
-from mqtt_helpers import reachable
+from mqtt_helpers import require_broker
 from nucleus_helpers import Device, Fleet, model_packages
 from qiloop.core.components import Component
 from qiloop.edge.agent.download import sha256_file
@@ -32,8 +32,7 @@ OLD, NEW = {"code": "1", "model": "1"}, {"code": "2", "model": "2"}
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     pytest.importorskip("ultralytics", reason="building test models needs the train extra")
-    if not reachable(1883):
-        pytest.skip("no MQTT broker listening on 127.0.0.1:1883")
+    require_broker()
     packages = model_packages(tmp_path_factory.getbasetemp() / "nucleus-models")
     root = tmp_path_factory.mktemp("crash")
     fleet = Fleet(root / "fleet", "mqtt://127.0.0.1:1883")

@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from mqtt_helpers import Subscriber, reachable
+from mqtt_helpers import Subscriber, require_broker
 from nucleus_helpers import Device, Fleet, code_zip, model_packages
 from qiloop.edge.agent.identity import device_public_key
 from qiloop.edge.agent.protocol import hello_topic, report_topic
@@ -33,8 +33,7 @@ def packages(tmp_path_factory):
 
 @pytest.fixture
 def fleet(tmp_path):
-    if not reachable(1883):
-        pytest.skip("no MQTT broker listening on 127.0.0.1:1883")
+    require_broker()
     fleet = Fleet(tmp_path / "fleet", "mqtt://127.0.0.1:1883")
     yield fleet
     fleet.close()

@@ -19,7 +19,7 @@ import zipfile
 
 import pytest
 
-from mqtt_helpers import Subscriber, reachable
+from mqtt_helpers import Subscriber, require_broker
 from nucleus_helpers import Device, Fleet, code_zip, expired, model_packages
 from qiloop.core.deployments import Target
 from qiloop.edge.agent.protocol import report_topic
@@ -65,8 +65,7 @@ def _corrupt(how: str, data: bytes) -> bytes:
 
 
 def test_bad_deployments_are_rejected_and_change_nothing(packages, tmp_path):
-    if not reachable(1883):
-        pytest.skip("no MQTT broker listening on 127.0.0.1:1883")
+    require_broker()
     fleet = Fleet(tmp_path / "fleet", "mqtt://127.0.0.1:1883")
     device_id = f"dev-{uuid.uuid4().hex[:8]}"
     me = Target(kind="device", name=device_id)

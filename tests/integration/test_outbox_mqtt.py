@@ -8,20 +8,18 @@ Duplicates are allowed (QoS 1); the test counts unique sequences.
 
 from __future__ import annotations
 
-import shutil
 import time
 import uuid
 
 import pytest
 
-from mqtt_helpers import MOSQUITTO, PrivateBroker, Subscriber, free_port, reachable
+from mqtt_helpers import PrivateBroker, Subscriber, free_port, require_broker, require_mosquitto
 from qiloop.edge.inference import MqttPublisher, Outbox
 
 
 @pytest.mark.broker
 def test_200_messages_reach_a_subscriber_and_the_outbox_drains(tmp_path):
-    if not reachable(1883):
-        pytest.skip("no MQTT broker listening on 127.0.0.1:1883 (start mosquitto to run this test)")
+    require_broker()
     topic = f"qiloop-test/{uuid.uuid4().hex}"
     box = Outbox(tmp_path / "outbox.sqlite", device_id="cam-1", max_bytes=10_000_000)
     sub = Subscriber(1883, topic)
@@ -41,8 +39,9 @@ def test_200_messages_reach_a_subscriber_and_the_outbox_drains(tmp_path):
         box.close()
 
 
-@pytest.mark.skipif(shutil.which(MOSQUITTO) is None, reason=f"{MOSQUITTO} is not installed")
+@pytest.mark.broker
 def test_a_broker_outage_loses_nothing(tmp_path):
+    require_mosquitto()
     topic = f"qiloop-test/{uuid.uuid4().hex}"
     broker = PrivateBroker(tmp_path / "broker")
     box = Outbox(tmp_path / "outbox.sqlite", device_id="cam-1", max_bytes=10_000_000)

@@ -13,6 +13,7 @@ import pytest
 
 from qiloop.core.models import ApprovalStatus
 from qiloop.core.package import read_manifest, write_manifest
+from require_helpers import require, require_import
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -21,11 +22,11 @@ SERVER = "postgresql://postgres@127.0.0.1:5432"
 
 @pytest.fixture(scope="module")
 def database():
-    psycopg2 = pytest.importorskip("psycopg2", reason="psycopg2 is needed to create the test database")
+    psycopg2 = require_import("postgres", "psycopg2", "psycopg2 is needed to create the test database")
     try:
         admin = psycopg2.connect(f"{SERVER}/postgres", connect_timeout=3)
     except psycopg2.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable at {SERVER}: {exc}".strip())
+        require("postgres", f"PostgreSQL is not reachable at {SERVER}: {exc}".strip())
     admin.autocommit = True
     name = f"qiloop_registry_{uuid.uuid4().hex[:12]}"
     with admin.cursor() as cur:

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from require_helpers import require
+
 REAL_DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "metal-tags"
 
 
@@ -72,5 +74,5 @@ def images() -> ImageFactory:
 def real_images() -> Path:
     folder = REAL_DATA / "images"
     if not folder.is_dir():
-        pytest.skip(f"real metal-tag data not found at {REAL_DATA.resolve()} (needs the shared data folder)")
+        require("realdata", f"real metal-tag data not found at {REAL_DATA.resolve()} (needs the shared data folder)")
     return folder

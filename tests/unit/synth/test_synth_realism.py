@@ -9,6 +9,7 @@ from PIL import Image
 
 from qiloop.labelstore.formats import labels_csv
 from qiloop.synth.dataset import iter_crops
+from require_helpers import require
 
 DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "metal-tags"
 
@@ -36,7 +37,7 @@ def medians(items):
 @pytest.mark.realdata
 def test_synthetic_crops_measure_like_the_real_photos():
     if not (DATA / "labels.csv").is_file():
-        pytest.skip(f"real data not found at {DATA.resolve()}")
+        require("realdata", f"real data not found at {DATA.resolve()}")
     parsed = labels_csv.read(DATA / "labels.csv")
     real = []
     for d in parsed.drafts:

@@ -16,6 +16,7 @@ from qiloop.labelstore.formats import labels_csv
 from qiloop.synth import generate_dataset
 from qiloop.training.evaluate import evaluate_package
 from qiloop.training.evaluate_csv import evaluate_labels_csv, read_local, resolve_model
+from require_helpers import require
 
 REAL_DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "metal-tags"
 
@@ -140,7 +141,7 @@ def test_cli_evaluates_a_registered_version(cli, package, dataset, tmp_path):
 @pytest.mark.realdata
 def test_real_labels_csv_evaluates_every_labelled_photo(package):
     if not (REAL_DATA / "labels.csv").is_file():
-        pytest.skip(f"real metal-tag data not found at {REAL_DATA} (it lives outside the project)")
+        require("realdata", f"real metal-tag data not found at {REAL_DATA} (it lives outside the project)")
     result = evaluate_labels_csv(package, REAL_DATA / "labels.csv", REAL_DATA, threads=2)
     assert result.failures == () and len(result.items) == 195  # *.jpg_N files decode by content
     assert result.metrics.ground_truth > 350

@@ -8,6 +8,7 @@ import pytest
 from qiloop.core.errors import FormatError, InvalidRecordError
 from qiloop.core.records import Box, LabelStatus
 from qiloop.labelstore.formats import labels_csv
+from require_helpers import require
 
 DATA = Path(__file__).resolve().parents[4] / ".." / "shared" / "data" / "metal-tags"
 HEADER = ",".join(labels_csv.COLUMNS)
@@ -137,7 +138,7 @@ def test_header_only_and_blank_rows_give_nothing():
 def test_real_labels_csv_parses_completely_and_writes_back_byte_for_byte():
     path = DATA / "labels.csv"
     if not path.is_file():
-        pytest.skip(f"real data not found at {path.resolve()}")
+        require("realdata", f"real data not found at {path.resolve()}")
     text = path.read_bytes().decode("utf-8-sig")
     result = labels_csv.loads(text, source=str(path))
     assert result.ok, result.errors[:3]
