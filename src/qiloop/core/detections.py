@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,9 +87,22 @@ class Detections:
         idx = np.atleast_1d(np.arange(len(self))[index])
         return Detections(self.xyxy[idx], self.scores[idx], self.class_ids[idx])
 
-    def above(self, confidence: float) -> Detections:
-        """Only the detections with score >= ``confidence``."""
-        return self[self.scores >= confidence]
+    def above(self, confidence: float | Mapping[int, float]) -> Detections:
+        """Only the detections with score >= ``confidence`` (one number, or one per class id)."""
+        return self[passes(self.scores, self.class_ids, confidence)]
 
     def with_nms(self, iou_threshold: float = 0.45, max_detections: int | None = None) -> Detections:
         return self[batched_nms(self.xyxy, self.scores, self.class_ids, iou_threshold, max_detections)]
+
+
+def passes(scores: np.ndarray, class_ids: np.ndarray, confidence: float | Mapping[int, float]) -> np.ndarray:
+    """Which scores reach the operating confidence: one number, or a number per class id.
+
+    A class missing from a per-class mapping needs a score of at least the lowest
+    threshold given (or 0 for an empty mapping).
+    """
+    if not isinstance(confidence, Mapping):
+        return np.asarray(scores) >= confidence
+    floor = min(confidence.values(), default=0.0)
+    limits = np.array([confidence.get(int(c), floor) for c in np.asarray(class_ids).tolist()], dtype=np.float64)
+    return np.asarray(scores) >= limits

@@ -24,11 +24,12 @@ When nothing is to be found (no ground truth) every mean is reported as 0.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from qiloop.core.detections import passes
 from qiloop.core.matching import IOU_THRESHOLDS, as_detections, match
 from qiloop.core.metrics_types import ClassMetrics, DetectionMetrics, ImageCounts
 
@@ -102,7 +103,7 @@ def evaluate_detections(
     predictions: Sequence,
     *,
     iou_thresholds: Sequence[float] | np.ndarray = IOU_THRESHOLDS,
-    confidence: float = 0.25,
+    confidence: float | Mapping[int, float] = 0.25,
 ) -> DetectionMetrics:
     """Score predictions against ground truth over a set of images.
 
@@ -112,7 +113,8 @@ def evaluate_detections(
             confidence floor such as 0.001 for a faithful mAP).
         iou_thresholds: IoU thresholds; the first is the one of mAP50 and the
             operating point (0.5 by default).
-        confidence: The operating confidence for precision, recall, F1 and counts.
+        confidence: The operating confidence for precision, recall, F1 and counts: one
+            number, or one per class id (a package's operating point).
 
     Raises:
         ValueError: The two sequences differ in length, or the thresholds are not in (0, 1].
@@ -130,7 +132,7 @@ def evaluate_detections(
         pool.scores.append(pred.scores)
         pool.classes.append(pred.class_ids)
         pool.truth_classes.append(truth.class_ids)
-        kept = pred.scores >= confidence
+        kept = passes(pred.scores, pred.class_ids, confidence)
         hits = int(tp[kept, 0].sum())
         images.append(ImageCounts(tp=hits, fp=int(kept.sum()) - hits, fn=len(truth) - hits))
     tp, scores, classes, truth_classes = pool.arrays(len(thresholds))
@@ -161,7 +163,7 @@ def _curves(tp, scores, classes, gt_classes, n_truth):
 
 def _per_class(tp, scores, classes, gt_classes, n_truth, ap, confidence) -> dict[int, ClassMetrics]:
     """Exact counts at the operating confidence, for every class seen in truth or predictions."""
-    kept = scores >= confidence
+    kept = passes(scores, classes, confidence)
     out: dict[int, ClassMetrics] = {}
     for c in sorted(set(gt_classes.tolist()) | set(classes.tolist())):
         row = np.flatnonzero(gt_classes == c)
@@ -196,7 +198,7 @@ def _summarise(tp, scores, classes, truth_classes, thresholds, confidence, image
     return DetectionMetrics(
         map50=float(ap[:, 0].mean()) if n else 0.0,
         map50_95=float(ap.mean()) if n else 0.0,
-        confidence=float(confidence),
+        confidence=float(min(confidence.values(), default=0.0) if isinstance(confidence, Mapping) else confidence),
         precision=_mean([m.precision for m in scored]),
         recall=_mean([m.recall for m in scored]),
         f1=_mean([m.f1 for m in scored]),
@@ -217,4 +219,5 @@ def _summarise(tp, scores, classes, truth_classes, thresholds, confidence, image
         recall_curve=r_curve,
         f1_curve=f1_curve,
         curve_classes=gt_classes.astype(np.int64),
+        class_confidence=dict(confidence) if isinstance(confidence, Mapping) else {},
     )

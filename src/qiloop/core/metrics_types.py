@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -54,6 +54,8 @@ class DetectionMetrics:
             per class in ``curve_classes`` (IoU 0.5) — the precision-recall plot.
         confidence_grid, precision_curve, recall_curve, f1_curve: Precision, recall and
             F1 against confidence, one row per class in ``curve_classes``.
+        class_confidence: The per-class operating confidences when a package gave them
+            (``confidence`` is then their lowest); empty for one confidence for all.
     """
 
     map50: float
@@ -79,6 +81,7 @@ class DetectionMetrics:
     recall_curve: np.ndarray
     f1_curve: np.ndarray
     curve_classes: np.ndarray
+    class_confidence: dict[int, float] = field(default_factory=dict)
 
     @property
     def ground_truth(self) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -47,11 +47,17 @@ class Preprocessing(BaseModel):
 
 
 class Thresholds(BaseModel):
-    """Default operating thresholds; a deployment may override them."""
+    """Default operating thresholds; a deployment may override them.
+
+    ``class_confidence`` holds the operating point training chose per class on the
+    validation split (F1-optimal); ``confidence`` is then the lowest of them and
+    serves classes without one. An explicit override applies one number to all.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     confidence: float = Field(default=0.25, ge=0, le=1)
+    class_confidence: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
     # NMS overlap: 0.7 is what ultralytics predicts and validates with; 0.45 cost 0.025 mAP50 on the real
     # tags, whose scratches often lie close together (benchmarks/int8_variants.py prints both).
     iou: float = Field(default=0.7, ge=0, le=1)
@@ -83,6 +89,18 @@ class ModelManifest(BaseModel):
     git_commit: str | None = None
     training_config: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=lambda: datetime.now(timezone.utc))
+
+    operating_point: dict[str, Any] = Field(
+        default_factory=dict,
+        description="How the thresholds were chosen: split, images, and per class confidence, precision, recall, F1.",
+    )
+
+    def operating_confidence(self) -> float | dict[int, float]:
+        """The confidence a detection needs: one number, or one per class id when training chose them."""
+        limits = self.thresholds
+        if not limits.class_confidence:
+            return limits.confidence
+        return {i: limits.class_confidence.get(name, limits.confidence) for i, name in enumerate(self.classes)}
 
     @field_validator("files")
     @classmethod

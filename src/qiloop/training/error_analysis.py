@@ -105,7 +105,7 @@ def save_error_pictures(
                 rgb = as_rgb_array(read_image(item))
             except (QiloopError, OSError):  # gone since it was evaluated: nothing to draw
                 continue
-            shown = evaluation.predictions[i].above(metrics.confidence)
+            shown = evaluation.predictions[i].above(evaluation.operating)
             caption = f"{counts.fn} missed, {counts.fp} false, {counts.tp} found (conf >= {metrics.confidence:.2f})"
             picture = draw_comparison(
                 rgb, Detections.from_boxes(item.annotations), shown, class_names=class_names, caption=caption

@@ -9,14 +9,14 @@ very code devices run, so the figures are the deployed model's.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from qiloop.core.detections import Detections
+from qiloop.core.detections import Detections, passes
 from qiloop.core.errors import InvalidRecordError, QiloopError
 from qiloop.core.metrics import evaluate_detections
 from qiloop.core.metrics_types import DetectionMetrics
@@ -58,6 +58,11 @@ class Evaluation:
     model: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def operating(self) -> float | dict[int, float]:
+        """The operating confidence the counts were taken at: one number or one per class id."""
+        return self.metrics.class_confidence or self.metrics.confidence
+
     def summary(self) -> dict[str, float | int]:
         """Headline figures (``mAP50``, ``mAP50-95``, ``precision``, ``recall``, ...)."""
         return {**self.metrics.summary(), "failed": len(self.failures)}
@@ -78,7 +83,7 @@ class Evaluation:
                     "tp": counts.tp,
                     "fp": counts.fp,
                     "fn": counts.fn,
-                    "detections": int((pred.scores >= self.metrics.confidence).sum()),
+                    "detections": int(passes(pred.scores, pred.class_ids, self.operating).sum()),
                 }
                 for item, pred, counts in zip(self.items, self.predictions, self.metrics.images, strict=True)
             ]
@@ -103,7 +108,7 @@ def evaluate(
     records: Sequence[Any],
     read_image: Callable[[Any], bytes],
     *,
-    confidence: float = 0.25,
+    confidence: float | Mapping[int, float] = 0.25,
     progress: bool = False,
     model: str = "",
 ) -> Evaluation:
@@ -117,7 +122,8 @@ def evaluate(
             score floor (:data:`SCORE_FLOOR`) so mAP sees the whole ranking.
         records: Labelled items: anything with ``annotations`` (``LabelRecord``, ``LabelDraft``).
         read_image: The encoded bytes of an item's image.
-        confidence: The operating confidence for precision, recall, F1 and error counts.
+        confidence: The operating confidence for precision, recall, F1 and error counts
+            (one number, or one per class id).
         progress: Show a progress bar on the console.
         model: A description of the model for the report.
     """
@@ -154,13 +160,13 @@ def evaluate_package(
     """Evaluate a model package with the edge runtime (``model.onnx`` or ``model.int8.onnx``).
 
     The package is verified (sha256 of every file) before use; the operating
-    confidence defaults to the package's own threshold.
+    confidence defaults to the package's own (per class, when training chose them).
     """
     from qiloop.edge.runtime import OnnxDetector
 
     detector = OnnxDetector.from_package(package_dir, threads=threads, int8=int8)
     manifest = detector.manifest
-    operating = manifest.thresholds.confidence if confidence is None else confidence
+    operating = manifest.operating_confidence() if confidence is None else confidence
     evaluation = evaluate(
         lambda image: detector.detect(image, confidence=SCORE_FLOOR),
         records,

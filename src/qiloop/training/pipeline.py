@@ -27,6 +27,7 @@ from qiloop.training.evaluate import Evaluation, evaluate_package
 from qiloop.training.export import ExportResult, evenly, export_package
 from qiloop.training.gate import GateConfig, GateDecision, decide, measure_champion, record_decision
 from qiloop.training.lineage import git_commit
+from qiloop.training.operating import choose_operating_point
 from qiloop.training.shapes import input_hw
 
 Step = Callable[[str], None]
@@ -91,8 +92,9 @@ def run_training(
         "git_commit": commit or "unknown",
         "test_split": test_split,
     }
-    with registry.start_candidate_run(config.name, params=config.model_dump(mode="json"), tags=lineage) as run:
-        run.log_config(config.model_dump(mode="json"), "train_config.yaml")
+    applied = config.model_copy(update={"gate": gate})  # the run's parameters are what was applied
+    with registry.start_candidate_run(config.name, params=applied.model_dump(mode="json"), tags=lineage) as run:
+        run.log_config(applied.model_dump(mode="json"), "train_config.yaml")
         run.log_json({"gate": gate.model_dump(mode="json")}, "gate_config.json")
         for name in (CARD_JSON, CARD_PNG, SNAPSHOT_JSON):
             run.log_artifact(dataset.root / name, "dataset")
@@ -135,6 +137,17 @@ def run_training(
         parity_json = {"summary": parity.summary(), "worst_iou": parity.worst_iou, "boxes": parity.compared}
         run.log_json(parity_json | {"worst_score_diff": parity.worst_score_diff}, "parity.json")
 
+        step("operating point")
+        val_split = "val" if dataset.snapshot.splits.get("val") else test_split
+        val_records = labels.records(dataset.snapshot.splits[val_split], version=dataset.snapshot.label_store_version)
+        thresholds, operating_point = choose_operating_point(exported.folder, val_records, read, split=val_split)
+        manifest_fields |= {"thresholds": thresholds, "operating_point": operating_point}
+        write_manifest(
+            exported.folder, **manifest_fields, classes=list(config.classes), input_width=hw[1], input_height=hw[0]
+        )
+        run.log_json(operating_point, "operating_point.json")
+        run.log_metrics({f"val/operating_{k}": v for k, v in _operating_summary(operating_point).items()})
+
         step("evaluate")
         evaluation = evaluate_package(exported.folder, test_records, read)
         int8_eval = evaluate_package(exported.folder, test_records, read, int8=True) if exported.int8 else None
@@ -174,6 +187,14 @@ def run_training(
             )
         run_id = run.run_id
     return PipelineResult(run_id, dataset, trained, exported, evaluation, int8_eval, decision, version, work)
+
+
+def _operating_summary(record: dict[str, Any]) -> dict[str, float]:
+    """Class means of the validation figures at the operating point."""
+    classes = list(record.get("classes", {}).values())
+    if not classes:
+        return {}
+    return {k: sum(float(c[k]) for c in classes) / len(classes) for k in ("confidence", "precision", "recall", "f1")}
 
 
 def _numbers(summary: dict[str, Any]) -> dict[str, float]:

@@ -138,7 +138,8 @@ class OnnxDetector:
 
         Args:
             image: A PIL image, an ``HxWx3`` uint8 RGB array, encoded bytes, or a path.
-            confidence, iou, max_detections: Override the package's thresholds.
+            confidence, iou, max_detections: Override the package's thresholds (by default
+                each class's operating confidence, chosen in training).
 
         Raises:
             ImageRejectedError: The image cannot be read.
@@ -146,15 +147,18 @@ class OnnxDetector:
         limits = self.manifest.thresholds
         rgb = as_rgb_array(image)
         tensor, ratio, pad = letterbox(rgb, self.input_size, self.manifest.preprocessing.pad_value)
-        return decode(
+        operating = self.manifest.operating_confidence() if confidence is None else confidence
+        floor = min(operating.values(), default=limits.confidence) if isinstance(operating, dict) else operating
+        found = decode(
             self.forward(tensor),
-            confidence=limits.confidence if confidence is None else confidence,
+            confidence=floor,
             iou=limits.iou if iou is None else iou,
             max_detections=limits.max_detections if max_detections is None else max_detections,
             ratio=ratio,
             pad=pad,
             image_size=rgb.shape[:2],
         )
+        return found.above(operating) if isinstance(operating, dict) else found
 
     def detect_batch(self, images: Iterable, **overrides) -> list[Detections]:
         """:meth:`detect` for each image, in order (the models are exported with batch 1)."""
