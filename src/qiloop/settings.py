@@ -91,6 +91,13 @@ class Settings(BaseSettings):
             self.mlflow_artifact_root = str(home / "mlflow" / "artifacts")
         return self
 
+    def uses_home(self) -> bool:
+        """Whether some backend keeps its data under ``home`` (a local path or a SQLite file there)."""
+        urls = (self.image_store_url, self.label_store_url, self.labeling_db_url, self.mlflow_tracking_uri)
+        paths = [Path(url.removeprefix("sqlite:///").removeprefix("file://")) for url in urls if "://" not in url
+                 or url.startswith(("sqlite:///", "file://"))]  # fmt: skip
+        return any(path.is_relative_to(self.home) for path in paths)
+
     def storage_options(self, url: str) -> dict[str, str]:
         """Options for fsspec / delta-rs when ``url`` is on S3 (endpoint, region)."""
         if not url.startswith(("s3://", "s3a://")):

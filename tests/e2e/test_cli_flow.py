@@ -47,7 +47,7 @@ def test_ingest_import_query_export(world, tmp_path):
 
     snap = json.loads(qiloop(home, "labels", "snapshot", "--json").stdout)
     assert len(snap["record_ids"]) == 21 and snap["fingerprint"]
-    old = json.loads(qiloop(home, "labels", "snapshot", "--version", "0", "--json").stdout)
+    old = json.loads(qiloop(home, "labels", "snapshot", "--store-version", "0", "--json").stdout)
     assert old["record_ids"] == []
 
     unlabeled = json.loads(qiloop(home, "images", "ls", "--unlabeled", "--json").stdout)
@@ -83,9 +83,9 @@ def test_bad_rows_are_reported_and_the_rest_imported(world, tmp_path):
     [
         (("labels", "history", "0" * 64), 5, "no label records"),
         (("labels", "ls", "--as-of", "yesterday"), 2, "cannot read the time"),
-        (("labels", "ls", "--as-of", "0", "--version", "1"), 2, "not both"),
+        (("labels", "ls", "--as-of", "0", "--store-version", "1"), 2, "not both"),
         (("labels", "export", "--format", "pascal", "--out", "x"), 2, "unknown label format"),
-        (("labels", "snapshot", "--version", "99"), 5, "does not exist"),
+        (("labels", "snapshot", "--store-version", "99"), 5, "does not exist"),
         (("images", "show", "f" * 64), 5, "no image"),
         (("labels", "frobnicate"), 2, "No such command"),
     ],

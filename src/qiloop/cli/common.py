@@ -14,21 +14,54 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from qiloop.settings import Settings, load_settings
+from qiloop.cli.home import resolve_settings
+from qiloop.settings import Settings
 
-console = Console()
-err_console = Console(stderr=True)
+# User-facing text (file names, job names, error messages, hints such as ``qiloop[registry]``) is
+# never read as rich markup: styling is given explicitly (``style=``, ``rich.text.Text``).
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 HomeOption = Annotated[
     Path | None,
-    typer.Option("--home", envvar="QILOOP_HOME", help="qiloop home folder (default ./.qiloop).", show_default=False),
+    typer.Option(
+        "--home",
+        help="qiloop home folder (default: qiloop --home, then QILOOP_HOME, then ./.qiloop).",
+        show_default=False,
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
 
 
-def settings_for(home: Path | None) -> Settings:
-    """Settings for a command, with ``--home`` taking precedence."""
-    return load_settings(home=home) if home is not None else load_settings()
+def settings_for(home: Path | None, *, must_exist: bool = False) -> Settings:
+    """Settings for a command: its ``--home``, else the root's ``--home``, else QILOOP_HOME / qiloop.toml.
+
+    A command that only reads passes ``must_exist=True``: a missing home is then
+    a :class:`~qiloop.core.errors.NotFoundError` naming the homes nearby, not a new empty home.
+    """
+    return resolve_settings(home, must_exist=must_exist)
+
+
+def user_file(path: Path, *, what: str = "file", folder_ok: bool = False) -> Path:
+    """Check a path the user gave before reading it: it exists and is a regular file (or a folder).
+
+    Raises:
+        NotFoundError: Nothing is at ``path``.
+        ConfigurationError: It is a folder where a file is needed, or a device, FIFO or socket.
+    """
+    from qiloop.core.errors import ConfigurationError, NotFoundError
+
+    if not path.exists():
+        raise NotFoundError(f"no {what} at {path}", hint="check the path (relative paths start in the current folder)")
+    if path.is_dir():
+        if folder_ok:
+            return path
+        raise ConfigurationError(f"{path} is a folder, not a {what}", hint="give the path of the file itself")
+    if not path.is_file():
+        raise ConfigurationError(
+            f"{path} is not a regular file (a device, FIFO or socket)", hint=f"give the path of a {what} on disk"
+        )
+    return path
 
 
 def print_json(data: Any) -> None:
@@ -57,11 +90,11 @@ def parse_time(text: str):
 
 
 def as_of_arg(as_of: str | None, version: int | None):
-    """Combine ``--as-of`` and ``--version`` into the label store's ``as_of``."""
+    """Combine ``--as-of`` and ``--store-version`` into the label store's ``as_of``."""
     from qiloop.core.errors import ConfigurationError
 
     if as_of is not None and version is not None:
         raise ConfigurationError(
-            "give --as-of or --version, not both", hint="one names a time, the other a table version"
+            "give --as-of or --store-version, not both", hint="one names a time, the other a label-store table version"
         )
     return version if version is not None else (parse_time(as_of) if as_of is not None else None)

@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from qiloop.cli.common import HomeOption, console, settings_for
 from qiloop.cli.demo_edge import inspect_on_device
@@ -193,7 +194,7 @@ def _registered(registry, name: str) -> bool:
 
 
 def _step(number: int, text: str) -> None:
-    console.rule(f"[bold]{number}. {text}", align="left")
+    console.rule(Text(f"{number}. {text}", style="bold"), align="left")
 
 
 def _revise(record, **changes):

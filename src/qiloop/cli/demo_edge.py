@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 
 from qiloop.cli.common import console
 
@@ -67,7 +68,11 @@ def inspect_on_device(settings, images_dir: Path, *, count: int = 24, step) -> N
         if embedded is not None:
             embedded.stop()
     if device.returncode != 0:
-        console.print(f"  [red]the device exited with {device.returncode}[/]: {device.stderr.strip()[-400:]}")
+        console.print(
+            Text.assemble(
+                "  ", (f"the device exited with {device.returncode}", "red"), f": {device.stderr.strip()[-400:]}"
+            )
+        )
         return
     feedback = ImageStore.from_settings(settings).feedback.list(DEVICE_ID)
     with ResultsDB.from_settings(settings) as db:

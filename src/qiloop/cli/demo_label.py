@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from rich.table import Table
+from rich.text import Text
 
 from qiloop.cli.common import console
 from qiloop.core.records import ImageRecord, LabelRecord
@@ -160,7 +161,7 @@ def print_result(result: BotLabeling) -> None:
     for name in result.sloppy:
         w = result.workers[name]
         gold = "-" if w.mean_f1 is None else f"{w.mean_f1:.2f}"
-        flag = "[red]flagged[/]" if w.flagged else "not flagged"
+        flag = Text("flagged", style="red") if w.flagged else "not flagged"
         table.add_row(f"sloppy bot {name}", f"gold F1 {gold} on {w.gold_items}, weight {w.reliability:.2f}, {flag}")
     careful = [w for n, w in result.workers.items() if n not in result.sloppy]
     if careful:

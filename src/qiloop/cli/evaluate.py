@@ -12,8 +12,9 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from qiloop.cli.common import HomeOption, JsonOption, console, err_console, print_json, settings_for
+from qiloop.cli.common import HomeOption, JsonOption, console, err_console, print_json, settings_for, user_file
 
 
 def evaluate(
@@ -49,11 +50,12 @@ def evaluate(
     from qiloop.core.package import is_package
     from qiloop.training.evaluate_csv import evaluate_labels_csv, read_local
 
+    user_file(labels, what="labels.csv file")
     registry = None
     if not is_package(Path(model)) and not Path(model).exists():
         from qiloop.registry import ModelRegistry
 
-        registry = ModelRegistry.from_settings(settings_for(home))
+        registry = ModelRegistry.from_settings(settings_for(home, must_exist=True))
     evaluation = evaluate_labels_csv(
         model, labels, images_root, registry=registry, int8=int8, confidence=confidence, threads=threads,
         progress=not json_out,
@@ -85,6 +87,6 @@ def _print(evaluation, report, json_out: bool) -> None:
     if report is not None:
         console.print(f"plot and {len(report['pictures'])} pictures in {report['plot'].parent}")
     for failure in evaluation.failures[:20]:
-        err_console.print(f"[red]failed:[/] {failure.image}: {failure.reason}", highlight=False)
+        err_console.print(Text.assemble(("failed:", "red"), f" {failure.image}: {failure.reason}"), highlight=False)
     if len(evaluation.failures) > 20:
         err_console.print(f"... and {len(evaluation.failures) - 20} more failures")

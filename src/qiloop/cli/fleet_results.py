@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from qiloop.cli.common import HomeOption, JsonOption, console, print_json, settings_for
+from qiloop.registry.refs import format_ref
 
 results_app = typer.Typer(help="Inspection results the collector stored (from <home>/fleet.db).", no_args_is_help=True)
 
@@ -18,14 +20,16 @@ DbOption = Annotated[
 ]
 
 
-def _line(result) -> str:
-    """One rich line per result: time, device, image, verdict, scores, latency."""
-    colour = "red" if result.verdict == "fail" else "green"
+def _line(result) -> Text:
+    """One line per result: time, device, image, verdict, scores, latency, model version."""
     scores = ", ".join(f"{d.score:.2f}" for d in result.detections) or "-"
-    return (
-        f"{result.time:%H:%M:%S} [bold]{result.device_id}[/] #{result.sequence} {result.image_name} "
-        f"[{colour}]{result.verdict}[/] scores [{scores}] {result.latency_ms:.0f} ms "
-        f"[dim]{result.model_name}:{result.model_version or '?'}[/]"
+    return Text.assemble(
+        f"{result.time:%H:%M:%S} ",
+        (result.device_id, "bold"),
+        f" #{result.sequence} {result.image_name} ",
+        (result.verdict, "red" if result.verdict == "fail" else "green"),
+        f" scores [{scores}] {result.latency_ms:.0f} ms ",
+        (format_ref(result.model_name, result.model_version), "dim"),
     )
 
 
@@ -83,7 +87,7 @@ def list_results(
     """List stored inspection results, newest first."""
     from qiloop.fleet.results_db import ResultsDB
 
-    with ResultsDB.from_settings(settings_for(home), db) as results_db:
+    with ResultsDB.from_settings(settings_for(home, must_exist=db is None), db) as results_db:
         rows = results_db.results(device, limit)
     if json_output:
         print_json([{**r.message.model_dump(mode="json"), "received_at": r.received_at.isoformat()} for r in rows])
@@ -100,9 +104,9 @@ def list_results(
             r.device_id,
             str(r.sequence),
             r.image_name,
-            f"[{'red' if r.verdict == 'fail' else 'green'}]{r.verdict}[/]",
+            Text(r.verdict, style="red" if r.verdict == "fail" else "green"),
             ", ".join(f"{d.score:.2f}" for d in r.detections),
             f"{r.latency_ms:.0f} ms",
-            f"{r.model_name}:{r.model_version}",
+            format_ref(r.model_name, r.model_version),
         )
     console.print(table)

@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
-from qiloop.cli.common import HomeOption, JsonOption, console, err_console, print_json, settings_for
+from qiloop.cli.common import HomeOption, JsonOption, console, err_console, print_json, settings_for, user_file
+from qiloop.registry.refs import format_ref
 
 app = typer.Typer(
     help="The image store: ingest images (deduplicated by content) and list, find or show them.",
@@ -17,10 +19,12 @@ app = typer.Typer(
 EXIT_REJECTED = 4
 
 
-def _store(home: Path | None):
+def _store(home: Path | None, *, must_exist: bool = True):
+    """The image store of the home; only ``ingest`` creates a home that is not there."""
+    settings = settings_for(home, must_exist=must_exist)
     from qiloop.storage.image_store import ImageStore
 
-    return ImageStore.from_settings(settings_for(home))
+    return ImageStore.from_settings(settings)
 
 
 @app.command()
@@ -32,8 +36,13 @@ def ingest(
     home: HomeOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Ingest images; exit code 4 when any file was rejected (the others are still stored)."""
-    store = _store(home)
+    """Ingest images; exit code 4 when any file was rejected (the others are still stored).
+
+    A path that does not exist stops the command before anything is stored (exit code 5).
+    """
+    for path in paths:
+        user_file(path, what="image file or folder", folder_ok=True)
+    store = _store(home, must_exist=False)
     report = store.ingest(paths, source=source, progress=err_console.is_terminal and not json_output)
     if json_output:
         print_json(
@@ -45,12 +54,16 @@ def ingest(
         )
     else:
         console.print(
-            f"[green]{len(report.added)} added[/], {len(report.duplicates)} duplicate, "
-            f"[{'red' if report.rejected else 'default'}]{len(report.rejected)} rejected[/] -> {store.url}",
+            Text.assemble(
+                (f"{len(report.added)} added", "green"),
+                f", {len(report.duplicates)} duplicate, ",
+                (f"{len(report.rejected)} rejected", "red" if report.rejected else ""),
+                f" -> {store.url}",
+            ),
             highlight=False,
         )
         for error in report.rejected:
-            console.print(f"  [red]rejected[/] {error.path}: {error.reason}", highlight=False, soft_wrap=True)
+            console.print(Text.assemble("  ", ("rejected", "red"), f" {error.path}: {error.reason}"), soft_wrap=True)
     if report.rejected:
         raise typer.Exit(code=EXIT_REJECTED)
 
@@ -64,7 +77,7 @@ def list_images(
     json_output: JsonOption = False,
 ) -> None:
     """List images in ingest order."""
-    settings = settings_for(home)
+    settings = settings_for(home, must_exist=True)
     from qiloop.storage.image_store import ImageStore
 
     store = ImageStore.from_settings(settings)
@@ -114,7 +127,8 @@ def show(
         print_json(data)
         return
     for name, value in data.items():
-        console.print(f"[bold]{name:>14}[/]  {value if value is not None else '-'}", highlight=False)
+        shown = value if value is not None else "-"
+        console.print(Text.assemble((f"{name:>14}", "bold"), f"  {shown}"), highlight=False)
 
 
 @app.command()
@@ -141,7 +155,7 @@ def feedback(
             e.device_id,
             str(e.sequence),
             e.reason,
-            f"{e.model_name}:{e.model_version}",
+            format_ref(e.model_name, e.model_version),
             str(len(e.prelabels)),
         )
     console.print(table)

@@ -1,4 +1,4 @@
-"""``qiloop label``: the labelling service's workforce and jobs."""
+"""``qiloop labeling``: the labelling service's workforce and jobs."""
 
 from __future__ import annotations
 
@@ -6,15 +6,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from qiloop.cli import label_db, label_gold, label_manage, label_prelabel, label_users, label_web
-from qiloop.cli.common import HomeOption, JsonOption, console, print_json
+from qiloop.cli.common import HomeOption, JsonOption, console, print_json, user_file
 from qiloop.cli.label_db import open_database
 from qiloop.labeling.consolidation import DEFAULT_MIN_SUPPORT
 
-app = typer.Typer(help="Labelling: workers, jobs, and the path from images to approved labels.", no_args_is_help=True)
+app = typer.Typer(
+    help="The labelling service: accounts, jobs, gold images and its web UI, from images to approved labels "
+    "(the label store itself is `qiloop labels`).",
+    no_args_is_help=True,
+)
 jobs_app = typer.Typer(help="Labelling jobs.", no_args_is_help=True)
 app.add_typer(label_users.app, name="users")
 app.add_typer(jobs_app, name="jobs")
@@ -86,7 +90,11 @@ def jobs_create(
             prelabel_model, settings, db, store, name, records, feedback=prelabels,
             classes=classes or settings.classes, gold=gold_every > 0, progress=not json_out,
         )  # fmt: skip
-    text = instructions_file.read_text(encoding="utf-8") if instructions_file else instructions
+    text = (
+        user_file(instructions_file, what="instructions file").read_text(encoding="utf-8")
+        if instructions_file
+        else instructions
+    )
     spec = jobs.JobSpec.build(
         name=name,
         classes=classes or settings.classes,
@@ -105,8 +113,11 @@ def jobs_create(
         print_json(_job_json(summary))
     else:
         console.print(
-            f"created job [bold]{summary.name}[/]: {summary.images} images, "
-            f"{summary.annotators_per_image} annotators each",
+            Text.assemble(
+                "created job ",
+                (summary.name, "bold"),
+                f": {summary.images} images, {summary.annotators_per_image} annotators each",
+            ),
             highlight=False,
         )
 
@@ -116,7 +127,7 @@ def jobs_ls(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """List jobs, newest first, with their progress."""
     from qiloop.labeling.jobs import list_jobs
 
-    _, db = open_database(home)
+    _, db = open_database(home, must_exist=True)
     with db.session() as session:
         summaries = list_jobs(session)
     if json_out:
@@ -125,7 +136,7 @@ def jobs_ls(home: HomeOption = None, json_out: JsonOption = False) -> None:
     table = Table("job", "state", "classes", "per image", "images", "labelling", "verifying", "approved")
     for s in summaries:
         table.add_row(
-            s.name, s.state, escape(", ".join(s.classes)), str(s.annotators_per_image), str(s.images),
+            s.name, s.state, ", ".join(s.classes), str(s.annotators_per_image), str(s.images),
             str(s.labeling), str(s.verifying), str(s.approved),
         )  # fmt: skip
     console.print(table)

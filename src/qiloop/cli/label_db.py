@@ -1,4 +1,4 @@
-"""``qiloop label db``: the labelling database's schema revision, its migrations and their history.
+"""``qiloop labeling db``: the labelling database's schema revision, its migrations and their history.
 
 Every qiloop command that opens the labelling database upgrades it to the
 newest revision first; these commands show where it stands, upgrade it on
@@ -17,20 +17,21 @@ from qiloop.cli.common import HomeOption, JsonOption, console, print_json, setti
 
 app = typer.Typer(help="The labelling database's schema: revision, upgrade, history.", no_args_is_help=True)
 
-RevisionArg = Annotated[str, typer.Argument(help="A revision id from `qiloop label db history`, or head.")]
+RevisionArg = Annotated[str, typer.Argument(help="A revision id from `qiloop labeling db history`, or head.")]
 
 
-def open_database(home, *, create: bool = True):
+def open_database(home, *, create: bool = True, must_exist: bool = False):
     """The home folder's settings and its labelling database (needs the ``label`` extra).
 
     ``create`` brings the schema to the newest revision on opening; the ``db`` commands open without it.
+    ``must_exist`` refuses a home folder that is not there (for commands that only read).
     """
     from qiloop.core.errors import require
 
     require("sqlalchemy", "label")
     from qiloop.labeling.db import Database
 
-    settings = settings_for(home)
+    settings = settings_for(home, must_exist=must_exist)
     return settings, Database.from_url(settings.labeling_db_url, create=create)
 
 
@@ -97,7 +98,7 @@ def downgrade(
 @app.command("current")
 def current(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """Show the database's schema revision and the newest one this qiloop knows (exit 1 when they differ)."""
-    _, db = open_database(home, create=False)
+    _, db = open_database(home, create=False, must_exist=True)
     try:
         state = db.schema_state()
     finally:

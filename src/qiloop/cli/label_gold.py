@@ -1,4 +1,4 @@
-"""``qiloop label gold``: the gold set, images with known boxes mixed into jobs to measure workers."""
+"""``qiloop labeling gold``: the gold set, images with known boxes mixed into jobs to measure workers."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from qiloop.cli.common import HomeOption, JsonOption, console, print_json
@@ -87,7 +86,7 @@ def ls(
     """List gold images with how often workers were shown them and their mean F1 on each."""
     from qiloop.labeling.goldset import list_gold
 
-    _, db = _stores(home)
+    _, db = _stores(home, must_exist=True)
     with db.session() as session:
         rows = [g for g in list_gold(session) if g.active or retired]
     if json_out:
@@ -104,7 +103,7 @@ def ls(
     for g in rows:
         mean = "-" if g.mean_f1 is None else f"{g.mean_f1:.2f}"
         state = "active" if g.active else "retired"
-        table.add_row(g.sha256[:16], escape(Path(g.uri).name), str(g.boxes), state, str(g.shown), str(g.scored), mean)
+        table.add_row(g.sha256[:16], Path(g.uri).name, str(g.boxes), state, str(g.shown), str(g.scored), mean)
     console.print(table)
 
 
@@ -127,7 +126,7 @@ def retire(
         console.print(f"{full[:16]} {'retired' if retired else 'was already retired'}", highlight=False)
 
 
-def _stores(home):
+def _stores(home, *, must_exist: bool = False):
     from qiloop.cli.label_db import open_database
 
-    return open_database(home)
+    return open_database(home, must_exist=must_exist)

@@ -1,4 +1,4 @@
-"""``qiloop label jobs close|reopen|cancel``: a job's life after it is created."""
+"""``qiloop labeling jobs close|reopen|cancel``: a job's life after it is created."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 from qiloop.cli.common import HomeOption, JsonOption, console, print_json
 from qiloop.cli.label_db import open_database
 
-JobName = Annotated[str, typer.Argument(help="The job's name (`qiloop label jobs ls` lists them).")]
+JobName = Annotated[str, typer.Argument(help="The job's name (`qiloop labeling jobs ls` lists them).")]
 
 
 def jobs_close(name: JobName, home: HomeOption = None, json_out: JsonOption = False) -> None:

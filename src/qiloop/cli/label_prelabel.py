@@ -1,4 +1,4 @@
-"""``qiloop label jobs create --prelabel-model``: a model's predictions as the pre-labels of a new job.
+"""``qiloop labeling jobs create --prelabel-model``: a model's predictions as the pre-labels of a new job.
 
 The model runs before the job's transaction opens (on SQLite a transaction
 holds the database's write lock, and a model over thousands of images takes

@@ -1,4 +1,4 @@
-"""``qiloop label users tokens|revoke``: an account's API tokens."""
+"""``qiloop labeling users tokens|revoke``: an account's API tokens."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from qiloop.cli.common import HomeOption, JsonOption, console, print_json
 from qiloop.cli.label_db import open_database
@@ -17,7 +18,7 @@ def users_tokens(username: UserName, home: HomeOption = None, json_out: JsonOpti
     """List an account's API tokens (id, name, times; the tokens themselves are never stored)."""
     from qiloop.labeling.tokens import list_tokens
 
-    with open_database(home)[1].session() as session:
+    with open_database(home, must_exist=True)[1].session() as session:
         tokens = list_tokens(session, username)
     rows = [{"id": t.id, "name": t.name, "live": t.live, **{k: _iso(getattr(t, k)) for k in _TIMES}} for t in tokens]
     if json_out:
@@ -25,7 +26,7 @@ def users_tokens(username: UserName, home: HomeOption = None, json_out: JsonOpti
         return
     table = Table("id", "name", "state", "created", "last used", "expires", "revoked")
     for r in rows:
-        state = "live" if r["live"] else "[dim]ended[/]"
+        state = "live" if r["live"] else Text("ended", style="dim")
         table.add_row(str(r["id"]), r["name"], state, *(r[k] or "-" for k in _TIMES))
     console.print(table)
 

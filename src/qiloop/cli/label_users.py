@@ -1,4 +1,4 @@
-"""``qiloop label users``: workforce accounts — add, list, disable, tokens, roles, passwords, unlock."""
+"""``qiloop labeling users``: workforce accounts — add, list, disable, tokens, roles, passwords, unlock."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from qiloop.cli import label_tokens
 from qiloop.cli.common import HomeOption, JsonOption, console, print_json
@@ -36,7 +37,7 @@ def users_add(
     if json_out:
         print_json({"id": user.id, "username": user.username, "role": user.role})
     else:
-        console.print(f"added {user.role} [bold]{user.username}[/]", highlight=False)
+        console.print(Text.assemble(f"added {user.role} ", (user.username, "bold")), highlight=False)
 
 
 @app.command("ls")
@@ -44,7 +45,7 @@ def users_ls(home: HomeOption = None, json_out: JsonOption = False) -> None:
     """List accounts with their gold-check accuracy; flagged workers are under the reliability threshold."""
     from qiloop.labeling.workforce import accuracy, list_users
 
-    _, db = open_database(home)
+    _, db = open_database(home, must_exist=True)
     with db.session() as session:
         users = list_users(session)
         scores = accuracy(session)
@@ -68,7 +69,7 @@ def users_ls(home: HomeOption = None, json_out: JsonOption = False) -> None:
     for r in rows:
         mean = "-" if r["mean_f1"] is None else f"{r['mean_f1']:.2f}"
         state = "disabled" if r["disabled"] else "active"
-        flag = "[red]low accuracy[/]" if r["flagged"] else ""
+        flag = Text("low accuracy", style="red") if r["flagged"] else ""
         table.add_row(r["username"], r["role"], state, str(r["gold_items"]), mean, f"{r['reliability']:.2f}", flag)
     console.print(table)
 

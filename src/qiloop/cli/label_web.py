@@ -1,10 +1,11 @@
-"""``qiloop label serve`` and ``qiloop label bots``: the labelling service over HTTP, and its simulated workforce."""
+"""``qiloop labeling serve`` and ``qiloop labeling bots``: the labelling service over HTTP, and its bot workforce."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from qiloop.cli.common import HomeOption, JsonOption, console, print_json, settings_for
 
@@ -27,7 +28,9 @@ def serve(
     from qiloop.labeling.api.server import serve_forever
 
     app = create_app(settings_for(home))
-    console.print(f"labelling service on [bold]http://{host}:{port}[/] (Ctrl-C stops it)", highlight=False)
+    console.print(
+        Text.assemble("labelling service on ", (f"http://{host}:{port}", "bold"), " (Ctrl-C stops it)"), highlight=False
+    )
     serve_forever(app, host=host, port=port)
 
 
@@ -113,8 +116,11 @@ def bots(
         print_json(result)
     else:
         console.print(
-            f"{len(accounts)} bots submitted {run.tasks} tasks of [bold]{job}[/] "
-            f"({run.tasks_per_second:.1f}/s); approved {decided[0]}, rejected {decided[1]}",
+            Text.assemble(
+                f"{len(accounts)} bots submitted {run.tasks} tasks of ",
+                (job, "bold"),
+                f" ({run.tasks_per_second:.1f}/s); approved {decided[0]}, rejected {decided[1]}",
+            ),
             highlight=False,
         )
 

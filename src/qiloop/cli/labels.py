@@ -7,8 +7,19 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from qiloop.cli.common import HomeOption, JsonOption, as_of_arg, console, err_console, print_json, settings_for
+from qiloop.cli.common import (
+    HomeOption,
+    JsonOption,
+    as_of_arg,
+    console,
+    err_console,
+    print_json,
+    settings_for,
+    user_file,
+)
+from qiloop.cli.labels_history import history
 
 app = typer.Typer(
     help="The label store: an append-only, versioned history of every label, with point-in-time reads.",
@@ -18,16 +29,22 @@ app = typer.Typer(
 AsOf = Annotated[
     str | None, typer.Option("--as-of", help="Read as of this time (ISO 8601 or Unix seconds).", show_default=False)
 ]
-Version = Annotated[
-    int | None, typer.Option("--version", help="Read as of this label-store table version.", show_default=False)
+StoreVersion = Annotated[
+    int | None,
+    typer.Option(
+        "--store-version",
+        help="Read as of this label-store table version (`qiloop labels versions` lists them).",
+        show_default=False,
+    ),
 ]
 
 
-def _stores(home):
+def _stores(home, *, must_exist: bool = True):
+    """Settings, image store and label store of the home; only ``import`` creates a home that is not there."""
+    settings = settings_for(home, must_exist=must_exist)
     from qiloop.labelstore import LabelStore
     from qiloop.storage import ImageStore
 
-    settings = settings_for(home)
     return settings, ImageStore.from_settings(settings), LabelStore.from_settings(settings)
 
 
@@ -62,7 +79,8 @@ def import_(
     from qiloop.labelstore.formats import read_any
     from qiloop.labelstore.importer import import_parsed
 
-    _, images, labels = _stores(home)
+    user_file(file, what="label file", folder_ok=True)
+    _, images, labels = _stores(home, must_exist=False)
     parsed = read_any(file, fmt)
     total = len(parsed.drafts)
     with Progress(console=err_console, transient=True, disable=json_out or total < 50) as bar:
@@ -89,11 +107,14 @@ def import_(
         )
     else:
         console.print(
-            f"[green]{report.written}[/] records written, {report.already_present} already present, "
-            f"{report.images} images, label-store version {report.version}"
+            Text.assemble(
+                (str(report.written), "green"),
+                f" records written, {report.already_present} already present, "
+                f"{report.images} images, label-store version {report.version}",
+            )
         )
         for error in report.errors:
-            err_console.print(f"[red]rejected[/] {error}", highlight=False)
+            err_console.print(Text.assemble(("rejected", "red"), f" {error}"), highlight=False)
     if report.errors:
         raise typer.Exit(4)
 
@@ -101,7 +122,7 @@ def import_(
 @app.command("ls")
 def ls(
     as_of: AsOf = None,
-    version: Version = None,
+    store_version: StoreVersion = None,
     status: Annotated[
         str, typer.Option("--status", help="APPROVED, REJECTED, PENDING_VERIFICATION or ANY.")
     ] = "APPROVED",
@@ -111,7 +132,8 @@ def ls(
 ) -> None:
     """List the latest label of each image (as of a time or version), filtered by status."""
     _, _, labels = _stores(home)
-    records = labels.latest(as_of=as_of_arg(as_of, version), status=None if status.upper() == "ANY" else status.upper())
+    wanted = None if status.upper() == "ANY" else status.upper()
+    records = labels.latest(as_of=as_of_arg(as_of, store_version), status=wanted)
     if json_out:
         print_json([r.model_dump(mode="json") for r in records[:limit]])
         return
@@ -121,49 +143,23 @@ def ls(
     console.print(table)
 
 
-@app.command("history")
-def history(
-    image: Annotated[str, typer.Argument(help="Image sha256 (or its store URI).")],
-    home: HomeOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    """Every label record ever written for one image, oldest first."""
-    from qiloop.core.errors import NotFoundError
-
-    _, _, labels = _stores(home)
-    records = labels.history(image)
-    if not records:
-        raise NotFoundError(f"no label records for {image}", hint="see `qiloop labels ls` for labelled images")
-    if json_out:
-        print_json([r.model_dump(mode="json") for r in records])
-        return
-    table = Table("event time", "written", "status", "boxes", "job", "source", "record id", title=image)
-    for r in records:
-        table.add_row(
-            r.event_time.isoformat(),
-            r.write_time.isoformat() if r.write_time else "",
-            r.status.value,
-            str(len(r.annotations)),
-            r.labeling_job,
-            r.source.value,
-            r.record_id,
-        )
-    console.print(table)
-
-
 @app.command("snapshot")
 def snapshot(
-    as_of: AsOf = None, version: Version = None, home: HomeOption = None, json_out: JsonOption = False
+    as_of: AsOf = None, store_version: StoreVersion = None, home: HomeOption = None, json_out: JsonOption = False
 ) -> None:
     """The reproducible dataset identity: table version and approved record ids."""
     _, _, labels = _stores(home)
-    snap = labels.snapshot(as_of=as_of_arg(as_of, version))
+    snap = labels.snapshot(as_of=as_of_arg(as_of, store_version))
     if json_out:
         print_json(snap.model_dump(mode="json") | {"fingerprint": snap.fingerprint})
         return
     console.print(
-        f"label-store version [bold]{snap.label_store_version}[/], as of {snap.as_of or 'now'}: "
-        f"{len(snap.record_ids)} approved records, fingerprint [bold]{snap.fingerprint}[/]"
+        Text.assemble(
+            "label-store version ",
+            (str(snap.label_store_version), "bold"),
+            f", as of {snap.as_of or 'now'}: {len(snap.record_ids)} approved records, fingerprint ",
+            (snap.fingerprint, "bold"),
+        )
     )
 
 
@@ -202,7 +198,7 @@ def export(
     fmt: Annotated[str, typer.Option("--format", help="yolo, coco, groundtruth or labels-csv.")],
     out: Annotated[Path, typer.Option("--out", help="Folder (YOLO) or file to write.")],
     as_of: AsOf = None,
-    version: Version = None,
+    store_version: StoreVersion = None,
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
@@ -215,7 +211,7 @@ def export(
     from qiloop.labelstore.exporter import export_labels
 
     settings, images, labels = _stores(home)
-    summary = export_labels(labels, images, fmt, out, as_of=as_of_arg(as_of, version), classes=settings.classes)
+    summary = export_labels(labels, images, fmt, out, as_of=as_of_arg(as_of, store_version), classes=settings.classes)
     if json_out:
         print_json(
             {
@@ -235,6 +231,9 @@ def export(
             f"{summary.label_store_version} → {summary.path}" + (f" ({splits})" if splits else "")
         )
         for error in summary.errors:
-            err_console.print(f"[red]not exported[/] {error}", highlight=False)
+            err_console.print(Text.assemble(("not exported", "red"), f" {error}"), highlight=False)
     if summary.errors:
         raise typer.Exit(4)
+
+
+app.command("history")(history)

@@ -7,16 +7,19 @@ rejected); 5 something named does not exist; 6 a storage backend failed.
 
 from __future__ import annotations
 
+import errno
 import sys
+from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from qiloop import __version__
 from qiloop.cli import agent, broker, demo, edge, evaluate, fleet_results, images, labels, models, serve, synth, train
 from qiloop.cli import fleet as fleet_commands
 from qiloop.cli import label as label_commands
 from qiloop.cli.common import err_console
-from qiloop.core.errors import QiloopError
+from qiloop.core.errors import ConfigurationError, NotFoundError, QiloopError
 
 app = typer.Typer(
     name="qiloop",
@@ -27,7 +30,8 @@ app = typer.Typer(
 )
 app.add_typer(images.app, name="images")
 app.add_typer(labels.app, name="labels")
-app.add_typer(label_commands.app, name="label")
+app.add_typer(label_commands.app, name="labeling")
+app.add_typer(label_commands.app, name="label", hidden=True)  # the name before 0.2, kept working
 app.add_typer(models.app, name="models")
 app.add_typer(fleet_results.results_app, name="results")
 app.add_typer(broker.app, name="broker")
@@ -52,8 +56,41 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    home: Path | None = typer.Option(
+        None,
+        "--home",
+        help="qiloop home folder for every command (default QILOOP_HOME, then ./.qiloop); a command's --home wins.",
+        show_default=False,
+    ),
 ) -> None:
     """qiloop command line."""
+
+
+# errno values that say the user named the wrong thing (exit 2); ENOENT is "not found" (exit 5).
+_USAGE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP}
+
+
+def file_error(exc: OSError) -> QiloopError | None:
+    """The qiloop error for an OS error about a named file, or None when it names no file.
+
+    Only an :class:`OSError` carrying a file name is translated: anything else
+    is a fault in qiloop and keeps its traceback.
+    """
+    if exc.filename is None:
+        return None
+    path = Path(exc.filename if isinstance(exc.filename, str) else str(exc.filename))
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno == errno.ENOENT:
+        return NotFoundError(f"{path}: no such file or folder", hint="check the path (relative paths start here)")
+    if exc.errno in _USAGE_ERRNOS:
+        what = "read access to it" if exc.errno in (errno.EACCES, errno.EPERM) else "a path of the right kind"
+        return ConfigurationError(f"{path}: {reason}", hint=f"give {what}")
+    error = QiloopError(f"{path}: {reason}", hint="check the file and the disk it is on, then try again")
+    return error
+
+
+def _say(label: str, style: str, text: str) -> None:
+    err_console.print(Text.assemble((label, style), " ", text), highlight=False, soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,10 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rc = app(args=argv, standalone_mode=False)
     except QiloopError as exc:
-        err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False)
-        if exc.hint:
-            err_console.print(f"[yellow]hint:[/] {exc.hint}", highlight=False)
-        return exc.exit_code
+        return _report(exc)
+    except OSError as exc:
+        translated = file_error(exc)
+        if translated is None:
+            raise
+        return _report(translated)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -78,6 +117,13 @@ def main(argv: list[str] | None = None) -> int:
             err_console.print(f"error: {exc}")
         return getattr(exc, "exit_code", 2)
     return rc if isinstance(rc, int) else 0
+
+
+def _report(exc: QiloopError) -> int:
+    _say("error:", "bold red", exc.message)
+    if exc.hint:
+        _say("hint:", "yellow", exc.hint)
+    return exc.exit_code
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from qiloop.cli.common import HomeOption, JsonOption, console, print_json, settings_for
 
@@ -25,9 +26,11 @@ Ref = Annotated[str, typer.Argument(help="NAME/VERSION, NAME@ALIAS, NAME (= prod
 
 
 def _registry(home):
+    """The registry of an existing home: every command here reads or changes versions that must exist."""
+    settings = settings_for(home, must_exist=True)
     from qiloop.registry import ModelRegistry
 
-    return ModelRegistry.from_settings(settings_for(home))
+    return ModelRegistry.from_settings(settings)
 
 
 def _metric(v, key: str) -> str:
@@ -96,7 +99,7 @@ def show(ref: Ref, home: HomeOption = None, json_out: JsonOption = False) -> Non
 
 def _report(version) -> None:
     production = " (production)" if version.is_production else ""
-    console.print(f"{version.ref}: [bold]{version.approval.value}[/]{production}", highlight=False)
+    console.print(Text.assemble(f"{version.ref}: ", (version.approval.value, "bold"), production), highlight=False)
 
 
 def _changed(registry, version, json_out: bool) -> None:

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
-from qiloop.cli.common import HomeOption, JsonOption, as_of_arg, console, print_json, settings_for
+from qiloop.cli.common import HomeOption, JsonOption, as_of_arg, console, print_json, settings_for, user_file
 
 
 def train(
@@ -34,7 +35,14 @@ def train(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Labels as of this time (ISO 8601 or Unix seconds).")
     ] = None,
-    version: Annotated[int | None, typer.Option("--version", help="Labels as of this label-store version.")] = None,
+    store_version: Annotated[
+        int | None,
+        typer.Option(
+            "--store-version",
+            help="Labels as of this label-store table version (`qiloop labels versions` lists them).",
+            show_default=False,
+        ),
+    ] = None,
     print_config: Annotated[
         bool, typer.Option("--print-config", help="Print the resolved config as YAML and stop.")
     ] = False,
@@ -53,10 +61,11 @@ def train(
     extra = list(overrides or [])
     if weights is not None:
         extra.append(f"model={weights}")
-    cfg = TrainConfig.resolve(profile=profile, path=config, overrides=extra)
-    labels_as_of = as_of_arg(as_of, version)
+    cfg = TrainConfig.resolve(profile=profile, path=user_file(config, what="training config") if config else None,
+                              overrides=extra)  # fmt: skip
+    labels_as_of = as_of_arg(as_of, store_version)
     if labels_as_of is not None:
-        cfg = TrainConfig.build({**cfg.model_dump(), "as_of": labels_as_of}, source="--as-of/--version")
+        cfg = TrainConfig.build({**cfg.model_dump(), "as_of": labels_as_of}, source="--as-of/--store-version")
     if print_config:
         typer.echo(cfg.to_yaml(), nl=False)
         return
@@ -104,12 +113,14 @@ def _run(cfg, settings, run: Path, *, quiet: bool) -> dict:
     sizes = f"FP32 {package.fp32_bytes / 1e6:.1f} MB" + (
         f", INT8 {package.int8_bytes / 1e6:.1f} MB" if package.int8_bytes else ""
     )
-    say(f"model package: [bold]{package.folder}[/] ({sizes})")
+    say(Text.assemble("model package: ", (str(package.folder), "bold"), f" ({sizes})"))
     decision = result.decision
     if result.version is not None:
-        say(f"gate passed: registered [bold]{result.version.ref}[/] as {getattr(decision.approval, 'value', '')}")
+        approval = getattr(decision.approval, "value", "")
+        say(Text.assemble("gate passed: registered ", (result.version.ref, "bold"), f" as {approval}"))
     else:
-        say("[red]gate failed[/]: " + "; ".join(decision.reasons) + " (not registered; the MLflow run says why)")
+        reasons = "; ".join(decision.reasons)
+        say(Text.assemble(("gate failed", "red"), f": {reasons} (not registered; the MLflow run says why)"))
     summary = {
         "run": str(run),
         "mlflow_run_id": result.run_id,

@@ -3,7 +3,8 @@
 Grammar (an ``models:/`` prefix, as MLflow writes it, is accepted and ignored)::
 
     scratch-detector               the production version (the alias ``production``)
-    scratch-detector/3             version 3
+    scratch-detector/3             version 3 (the form qiloop prints)
+    scratch-detector:3             version 3, as older results and feedback printed it
     scratch-detector@production    the version an alias points to
     scratch-detector@latest        the newest version, whatever its approval
     3, @production                 the same, for the default model name
@@ -35,6 +36,18 @@ class ModelRef:
         return f"{self.name}/{self.version}" if self.version is not None else f"{self.name}@{self.alias}"
 
 
+def format_ref(name: str, version: int | str | None) -> str:
+    """The one printed form of a model version, ``name/version``, which every command accepts.
+
+    An unknown version prints as ``name/?``, which no command mistakes for a version.
+
+    Example:
+        >>> format_ref("scratch-detector", 2)
+        'scratch-detector/2'
+    """
+    return f"{name}/{version if version not in (None, '') else '?'}"
+
+
 def check_name(name: str) -> str:
     """Validate a registered model name (letters, digits, ``. _ -`` and spaces)."""
     if not _NAME.match(name):
@@ -55,12 +68,12 @@ def parse_ref(text: str, default_name: str | None = None) -> ModelRef:
     name, at, alias = ref.rpartition("@") if "@" in ref else (ref, "", "")
     version: int | None = None
     if not at:
-        head, slash, tail = ref.rpartition("/")
+        head, slash, tail = ref.rpartition("/") if "/" in ref else ref.rpartition(":")
         if slash:
             if not tail.isdigit():
                 raise ConfigurationError(
                     f"invalid model reference {text!r}: {tail!r} is not a version number",
-                    hint="write NAME/VERSION (scratch-detector/3), NAME@ALIAS or NAME",
+                    hint="write NAME/VERSION (scratch-detector/3), NAME:VERSION, NAME@ALIAS or NAME",
                 )
             name, version = head, int(tail)
         elif ref.isdigit() and default_name:

@@ -48,7 +48,7 @@ def test_config_file_and_overrides_build_the_python_object(tmp_path):
 
 
 def test_label_store_version_goes_into_the_config():
-    result = CliRunner().invoke(app(), ["train", "--version", "3", "--print-config"])
+    result = CliRunner().invoke(app(), ["train", "--store-version", "3", "--print-config"])
     assert result.exit_code == 0 and "as_of: 3" in result.output
 
 
