@@ -37,13 +37,23 @@ def serve(
     max_image_mb: Annotated[
         float, typer.Option("--max-image-mb", help="Refuse uploads larger than this (413).", min=0.001)
     ] = 20.0,
+    wait_for_model: Annotated[
+        bool,
+        typer.Option(
+            "--wait-for-model",
+            help="With a registry reference that names no model yet, start anyway and load it once it does.",
+        ),
+    ] = False,
     home: HomeOption = None,
 ) -> None:
     """Serve detections over HTTP: POST /v1/detect, /v1/detect/batch; GET /healthz, /metrics, /v1/model.
 
     With a registry reference the server follows it: when the alias moves to a
     newly approved version, that version is downloaded, loaded and test-inferred,
-    then swapped in without dropping requests. Stop with Ctrl-C.
+    then swapped in without dropping requests; a version that fails to load leaves
+    the old one serving. When the first model cannot be loaded the command fails
+    at once (exit 5 for an unknown model or alias), unless --wait-for-model.
+    Stop with Ctrl-C.
     """
     from rich.logging import RichHandler
 
@@ -68,8 +78,11 @@ def serve(
     try:
         holder.refresh()
     except NotFoundError as exc:
-        if not isinstance(source, RegistrySource) or poll_s <= 0:
-            raise
+        if not (wait_for_model and isinstance(source, RegistrySource) and poll_s > 0):
+            hints = [exc.hint] if exc.hint else []
+            if isinstance(source, RegistrySource) and poll_s > 0:
+                hints.append("or pass --wait-for-model to start now and serve it once it is approved")
+            raise NotFoundError(f"cannot serve {model}: {exc.message}", hint="; ".join(hints) or None) from exc
         err_console.print(
             f"[yellow]no model to serve yet:[/] {exc.message}; checking every {poll_s:g} s", highlight=False
         )

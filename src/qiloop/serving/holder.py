@@ -70,7 +70,11 @@ class ModelHolder:
                 does not load; the current model stays in place.
         """
         with self._refresh_lock:
-            release = self.source.latest()
+            try:
+                release = self.source.latest()
+            except Exception as exc:
+                self.last_error = str(exc)  # what /healthz tells while no model is loaded
+                raise
             current = self.current
             if release.key == self._failed_key:
                 return False
