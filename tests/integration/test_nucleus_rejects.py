@@ -7,7 +7,10 @@ the installed versions and the serving process (same pid) unchanged.
 Why a bad artefact is REJECTED, not FAILED_ROLLBACK_COMPLETE: it fails verification
 while downloading or unpacking, before anything switched, so the device never left
 its old set; there is nothing to roll back, and "rejected" tells the fleet the
-deployment can never install as given (the same answer a bad signature gets).
+deployment can never install as given (the same answer a bad signature gets). The same
+holds for an archive whose sha256 is right but which cannot be unpacked (a file and a
+folder of one name, a name too long, a CRC mismatch, a declared size that lies): the
+second test runs those on a device with a model-less app, so it needs no model build.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ import zipfile
 
 import pytest
 
+from bad_archives import REASONS, UNPACKABLE, build_zip
 from mqtt_helpers import Subscriber, require_broker
 from nucleus_helpers import Device, Fleet, code_zip, expired, model_packages
+from qiloop.core.components import Lifecycle
 from qiloop.core.deployments import Target
 from qiloop.edge.agent.protocol import report_topic
 from qiloop.fleet.signing import FileSigner
@@ -144,3 +149,65 @@ def fleet_sign(fleet: Fleet, deployment) -> bytes:
     from qiloop.fleet.signing import sign_deployment
 
     return sign_deployment(deployment, fleet.signer).model_dump_json().encode()
+
+
+HEARTBEAT_APP = b"""
+import json, os, pathlib, sys, time
+out, version = pathlib.Path(sys.argv[1]), sys.argv[2]
+while True:
+    beat = {"pid": os.getpid(), "code": version, "model": "-", "time": time.time()}
+    (out / ".beat").write_text(json.dumps(beat))
+    os.replace(out / ".beat", out / "heartbeat.json")
+    time.sleep(0.1)
+"""
+
+
+def _app(fleet: Fleet, version: str, archive: bytes):
+    """A code component with no model: a heartbeat loop unpacked from ``app.zip``."""
+    lifecycle = Lifecycle(command=["{python}", "{component}/app.py", "{data_dir}", version], unpack=["app.zip"],
+                          max_restarts=2, restart_window_s=10)  # fmt: skip
+    return fleet.store.publish("code", version, "inference", {"app.zip": archive}, lifecycle=lifecycle)
+
+
+def test_archives_that_cannot_unpack_are_rejected_not_rolled_back(tmp_path):
+    """A file and a folder of one name, a name too long, a CRC mismatch, a lying size: REJECTED, old app runs on.
+
+    Each archive matches the sha256 its signed deployment names, so only unpacking finds the
+    fault; it did so before anything switched, so the answer is REJECTED (never
+    FAILED_ROLLBACK_COMPLETE), reported once, and version 1 keeps running in the same process.
+    """
+    require_broker()
+    fleet = Fleet(tmp_path / "fleet", "mqtt://127.0.0.1:1883")
+    device_id = f"dev-{uuid.uuid4().hex[:8]}"
+    sub = Subscriber(1883, report_topic(device_id))
+    device = Device(fleet, tmp_path / "home", device_id).start()
+    try:
+        good = fleet.publish(
+            fleet.deployment(device_id, _app(fleet, "1", build_zip([("app.py", HEARTBEAT_APP, REGULAR)])))
+        )
+        assert device.wait_final(good.id).state.value == "SUCCEEDED", device.log_tail()
+        serving = device.wait_serving("1", "-")
+        installed = sorted(p.relative_to(device.home) for p in device.home.glob("components/*/*"))
+
+        cases = {}
+        for version, case in enumerate(sorted(UNPACKABLE), start=2):
+            cases[case] = fleet.publish(fleet.deployment(device_id, _app(fleet, str(version), UNPACKABLE[case]))).id
+        for case, deployment_id in cases.items():
+            row = device.wait_final(deployment_id)
+            assert (row.state.value, case) == ("REJECTED", case), row.detail
+            assert REASONS[case] in row.detail, (case, row.detail)
+        ids = set(cases.values())
+        assert sub.wait_until(lambda s: ids <= {m["deployment_id"] for m in _rejections(s)}, timeout=30)
+        for case, deployment_id in cases.items():
+            states = [m["state"] for m in sub.of_kind("deployment") if m["deployment_id"] == deployment_id]
+            assert states == ["RECEIVED", "DOWNLOADING", "INSTALLING", "REJECTED"], (case, states)
+
+        assert device.current() == {"code": "1"}
+        assert sorted(p.relative_to(device.home) for p in device.home.glob("components/*/*")) == installed
+        assert device.wait_serving("1", "-")["pid"] == serving["pid"]  # never restarted
+        assert list(device.home.joinpath("downloads").iterdir()) == []
+        assert device.stop() == 0
+    finally:
+        device.kill()
+        sub.close()
+        fleet.close()
