@@ -13,13 +13,15 @@ live in memory and end with the process. Anything larger than a laptop sets
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import socket
 import threading
 from concurrent.futures import Future
 from typing import Any
 
-from qiloop.core.errors import StoreError, require
+from qiloop.broker.addresses import local_host, reachable_host
+from qiloop.core.errors import ConfigurationError, StoreError, require
 
 log = logging.getLogger(__name__)
 _BIND_ATTEMPTS = 5
@@ -61,8 +63,13 @@ class EmbeddedBroker:
 
     @property
     def url(self) -> str:
-        """``mqtt://host:port`` of the running broker."""
-        return f"mqtt://{self.host}:{self.port}"
+        """``mqtt://host:port`` of the running broker, as clients on this machine dial it."""
+        return f"mqtt://{local_host(self.host)}:{self.port}"
+
+    @property
+    def public_url(self) -> str:
+        """The URL devices elsewhere dial (the same as :attr:`url` on the loopback interface)."""
+        return f"mqtt://{reachable_host(self.host)}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -73,7 +80,8 @@ class EmbeddedBroker:
 
         Raises:
             MissingDependencyError: ``amqtt`` is not installed (``pip install 'qiloop[broker]'``).
-            StoreError: The broker could not listen on the address (port taken, bad host).
+            ConfigurationError: The fixed port is taken (another broker, such as Mosquitto, listens there).
+            StoreError: The broker could not listen on the address (bad host, no permission).
         """
         if self.running:
             return self
@@ -85,6 +93,13 @@ class EmbeddedBroker:
                 self._start_on(port)
                 return self
             except OSError as exc:  # another process took the free port between our look and our bind
+                if fixed and exc.errno == errno.EADDRINUSE:
+                    raise ConfigurationError(
+                        f"port {port} on {self.host} is already in use, so the embedded MQTT broker cannot "
+                        "listen there (is Mosquitto or another broker running?)",
+                        hint=f"use that broker (QILOOP_MQTT_URL=mqtt://{local_host(self.host)}:{port}), "
+                        "or choose another --port",
+                    ) from exc
                 if fixed or attempt == _BIND_ATTEMPTS - 1:
                     raise StoreError(
                         f"the embedded MQTT broker cannot listen on {self.host}:{port}: {exc}",

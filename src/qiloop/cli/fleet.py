@@ -15,9 +15,11 @@ from typing import Annotated
 import typer
 
 from qiloop.cli.common import HomeOption, JsonOption, console, print_json, settings_for
+from qiloop.cli.fleet_serve import serve
 from qiloop.cli.fleet_show import show_devices, show_rollouts
 
 app = typer.Typer(help="The fleet controller and the devices it knows.", no_args_is_help=True)
+app.command("serve")(serve)
 
 TargetOption = Annotated[
     str, typer.Option("--target", help="A group name, group:NAME or device:ID.", show_default=False)
@@ -129,47 +131,6 @@ def _wait(controller, rollout_id: str, timeout: float, *, quiet: bool):
             if status is not None:
                 status.update(f"rollout {rollout_id[:8]}: {rollout.phase.value}, {done} device(s) succeeded")
     return rollout
-
-
-@app.command("serve")
-def serve(
-    broker: Annotated[
-        str | None,
-        typer.Option(
-            "--broker", help="Broker URL (default: QILOOP_MQTT_URL, else an embedded broker).", show_default=False
-        ),
-    ] = None,
-    port: Annotated[int, typer.Option("--port", help="Port of the component file server.")] = 8470,
-    host: Annotated[str, typer.Option("--host", help="Interface of the file server.")] = "127.0.0.1",
-    collect: Annotated[bool, typer.Option("--collect/--no-collect", help="Also store results and status.")] = True,
-    home: HomeOption = None,
-) -> None:
-    """Run the fleet controller until Ctrl-C: file server, rollouts, device registry, results collector."""
-    import logging
-    import signal
-    import threading
-
-    from qiloop.broker import broker_url
-    from qiloop.fleet.service import ControllerService
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = settings_for(home)
-    embedded = None
-    url = broker
-    if url is None:
-        url, embedded = broker_url(settings)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    try:
-        with ControllerService.create(settings, url, host=host, port=port, collect=collect) as service:
-            key = settings.home / "keys" / "deploy-signing.pub"
-            console.print(f"fleet controller: broker {url}, files {service.files_url}\n"
-                          f"devices trust {key}; Ctrl-C stops", highlight=False)  # fmt: skip
-            stop.wait()
-    finally:
-        if embedded is not None:
-            embedded.stop()
 
 
 @app.command("status")

@@ -10,12 +10,14 @@ fetch each file once, and nothing to install.
 
 from __future__ import annotations
 
+import errno
 import re
 import threading
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from qiloop.core.errors import QiloopError
+from qiloop.broker.addresses import local_host, reachable_host
+from qiloop.core.errors import ConfigurationError, QiloopError, StoreError
 from qiloop.fleet.component_store import ComponentStore
 
 _COMPONENT = re.compile(r"^/v1/components/([a-z0-9][a-z0-9._-]{0,63})/(\d+(?:\.\d+)*)$")
@@ -36,14 +38,29 @@ class FileServer:
         self.served: Counter[str] = Counter()
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), _handler(self))
+        self.host = host
+        try:
+            self._httpd = ThreadingHTTPServer((host, port), _handler(self))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigurationError(
+                    f"port {port} on {host} is already in use, so the component file server cannot listen there",
+                    hint="stop what listens there (another qiloop fleet serve?) or choose another --port",
+                ) from exc
+            raise StoreError(f"the component file server cannot listen on {host}:{port}: {exc}",
+                             hint="check --host (an address of this machine, or 0.0.0.0)") from exc  # fmt: skip
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        """``http://host:port``, as a client on this machine dials it."""
+        return f"http://{local_host(self.host)}:{self._httpd.server_address[1]}"
+
+    @property
+    def public_url(self) -> str:
+        """The URL devices elsewhere dial (the machine's address when bound to every interface)."""
+        return f"http://{reachable_host(self.host)}:{self._httpd.server_address[1]}"
 
     @property
     def bytes_served(self) -> int:

@@ -12,7 +12,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from qiloop.broker import EmbeddedBroker, broker_url
-from qiloop.core.errors import StoreError
+from qiloop.core.errors import ConfigurationError
 from qiloop.edge.inference import MqttPublisher, Outbox
 from qiloop.settings import Settings
 
@@ -112,7 +112,7 @@ def test_a_persistent_session_keeps_qos1_messages_while_the_client_is_away(broke
 def test_free_ports_fixed_ports_and_a_clean_stop():
     with EmbeddedBroker() as a, EmbeddedBroker() as b:
         assert a.port != b.port and a.url == f"mqtt://127.0.0.1:{a.port}"
-        with pytest.raises(StoreError, match=f"cannot listen on 127.0.0.1:{a.port}"):
+        with pytest.raises(ConfigurationError, match=f"port {a.port} on 127.0.0.1 is already in use"):
             EmbeddedBroker(port=a.port).start()
         port = a.port
     assert not a.running
