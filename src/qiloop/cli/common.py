@@ -13,8 +13,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from qiloop.cli.home import resolve_settings
+from qiloop.core.errors import QiloopError
 from qiloop.settings import Settings
 
 # User-facing text (file names, job names, error messages, hints such as ``qiloop[registry]``) is
@@ -62,6 +64,18 @@ def user_file(path: Path, *, what: str = "file", folder_ok: bool = False) -> Pat
             f"{path} is not a regular file (a device, FIFO or socket)", hint=f"give the path of a {what} on disk"
         )
     return path
+
+
+def print_error(exc: QiloopError) -> int:
+    """Print an error and its hint to stderr, literally (a hint such as ``qiloop[registry]`` stays whole).
+
+    Returns:
+        The error's exit code.
+    """
+    err_console.print(Text.assemble(("error:", "bold red"), " ", exc.message), highlight=False, soft_wrap=True)
+    if exc.hint:
+        err_console.print(Text.assemble(("hint:", "yellow"), " ", exc.hint), highlight=False, soft_wrap=True)
+    return exc.exit_code
 
 
 def print_json(data: Any) -> None:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import click
-
 from qiloop.core.errors import NotFoundError
 from qiloop.settings import Settings, load_settings
 
@@ -22,9 +20,18 @@ from qiloop.settings import Settings, load_settings
 HOME_MARKERS = ("images", "labels", "mlflow", "labeling.db", "fleet.db")
 
 
+def _current_context():
+    """The running command's click context (Typer >= 0.20 carries its own copy of click)."""
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # older Typer runs on click itself
+        from click import get_current_context
+    return get_current_context(silent=True)
+
+
 def root_home() -> Path | None:
     """The ``--home`` given to the root command (``qiloop --home H models ls``), if any."""
-    ctx = click.get_current_context(silent=True)
+    ctx = _current_context()
     if ctx is None:
         return None
     root = ctx.find_root()

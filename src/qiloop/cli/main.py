@@ -12,13 +12,12 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.text import Text
 
 from qiloop import __version__
 from qiloop.cli import agent, broker, demo, edge, evaluate, fleet_results, images, labels, models, serve, synth, train
 from qiloop.cli import fleet as fleet_commands
 from qiloop.cli import label as label_commands
-from qiloop.cli.common import err_console
+from qiloop.cli.common import err_console, print_error
 from qiloop.core.errors import ConfigurationError, NotFoundError, QiloopError
 
 app = typer.Typer(
@@ -66,8 +65,16 @@ def _root(
     """qiloop command line."""
 
 
-# errno values that say the user named the wrong thing (exit 2); ENOENT is "not found" (exit 5).
-_USAGE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP}
+# What an OS error about a file the user named means for them: (exit code 2 or 5, what to do).
+_FILE_ERRORS = {
+    errno.ENOENT: (NotFoundError, "check the path (relative paths start in the current folder)"),
+    errno.EACCES: (ConfigurationError, "make it readable for this user, or give another path"),
+    errno.EPERM: (ConfigurationError, "make it readable for this user, or give another path"),
+    errno.EISDIR: (ConfigurationError, "give the path of a file, not of a folder"),
+    errno.ENOTDIR: (ConfigurationError, "a part of the path is a file, not a folder: check the path"),
+    errno.ENAMETOOLONG: (ConfigurationError, "give a shorter path"),
+    errno.ELOOP: (ConfigurationError, "the path runs through a loop of symbolic links: give the real path"),
+}
 
 
 def file_error(exc: OSError) -> QiloopError | None:
@@ -78,19 +85,9 @@ def file_error(exc: OSError) -> QiloopError | None:
     """
     if exc.filename is None:
         return None
-    path = Path(exc.filename if isinstance(exc.filename, str) else str(exc.filename))
-    reason = exc.strerror or type(exc).__name__
-    if exc.errno == errno.ENOENT:
-        return NotFoundError(f"{path}: no such file or folder", hint="check the path (relative paths start here)")
-    if exc.errno in _USAGE_ERRNOS:
-        what = "read access to it" if exc.errno in (errno.EACCES, errno.EPERM) else "a path of the right kind"
-        return ConfigurationError(f"{path}: {reason}", hint=f"give {what}")
-    error = QiloopError(f"{path}: {reason}", hint="check the file and the disk it is on, then try again")
-    return error
-
-
-def _say(label: str, style: str, text: str) -> None:
-    err_console.print(Text.assemble((label, style), " ", text), highlight=False, soft_wrap=True)
+    message = f"{exc.filename}: {exc.strerror or type(exc).__name__}"
+    kind, hint = _FILE_ERRORS.get(exc.errno, (QiloopError, "check the file and the disk it is on, then try again"))
+    return kind(message, hint=hint)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,12 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rc = app(args=argv, standalone_mode=False)
     except QiloopError as exc:
-        return _report(exc)
+        return print_error(exc)
     except OSError as exc:
         translated = file_error(exc)
         if translated is None:
             raise
-        return _report(translated)
+        return print_error(translated)
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:
@@ -117,13 +114,6 @@ def main(argv: list[str] | None = None) -> int:
             err_console.print(f"error: {exc}")
         return getattr(exc, "exit_code", 2)
     return rc if isinstance(rc, int) else 0
-
-
-def _report(exc: QiloopError) -> int:
-    _say("error:", "bold red", exc.message)
-    if exc.hint:
-        _say("hint:", "yellow", exc.hint)
-    return exc.exit_code
 
 
 if __name__ == "__main__":

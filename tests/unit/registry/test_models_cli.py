@@ -63,6 +63,8 @@ def test_show_by_bare_name_is_production(app, home):
     assert set(shown["files"]) == {"model.onnx", "model.int8.onnx"}
     text = invoke(app, home, "show", "scratch-detector/2")
     assert text.exit_code == 0, text.output
+    colon = invoke(app, home, "show", "scratch-detector:2")  # the form results and feedback used to print
+    assert colon.exit_code == 0 and colon.output == text.output
     sha = read_manifest(home.parent / "p1").files["model.onnx"].sha256
     assert f"sha256 {sha}" in text.output and "PendingManualApproval" in text.output
 
@@ -94,5 +96,12 @@ def test_unknown_refs_raise_not_found_with_exit_code_5(app, home):
 
 
 def test_empty_registry_lists_nothing(app, tmp_path):
+    (tmp_path / "fresh").mkdir()
     result = invoke(app, tmp_path / "fresh", "ls", "--json")
     assert result.exit_code == 0 and json.loads(result.stdout) == []
+
+
+def test_a_missing_home_is_not_created(app, tmp_path):
+    result = invoke(app, tmp_path / "typo", "ls")
+    assert isinstance(result.exception, NotFoundError) and "--home" in result.exception.hint
+    assert not (tmp_path / "typo").exists()

@@ -12,7 +12,7 @@ from qiloop.core.models import ApprovalStatus, ModelVersion, production_version
 from qiloop.core.package import PackageFile
 from qiloop.registry import tags as T
 from qiloop.registry.backend import artifact_root_uri, database_uri, redact, sqlite_path
-from qiloop.registry.refs import ModelRef, parse_ref, resolve
+from qiloop.registry.refs import ModelRef, format_ref, parse_ref, resolve
 from qiloop.registry.runs import flatten, metric_key
 
 A, P, R = ApprovalStatus.APPROVED, ApprovalStatus.PENDING, ApprovalStatus.REJECTED
@@ -23,6 +23,8 @@ A, P, R = ApprovalStatus.APPROVED, ApprovalStatus.PENDING, ApprovalStatus.REJECT
     [
         ("scratch-detector", ModelRef("scratch-detector", alias="production")),
         ("scratch-detector/3", ModelRef("scratch-detector", version=3)),
+        ("scratch-detector:3", ModelRef("scratch-detector", version=3)),  # how results used to print it
+        ("models:/scratch-detector:3", ModelRef("scratch-detector", version=3)),
         ("scratch-detector@production", ModelRef("scratch-detector", alias="production")),
         ("scratch-detector@latest", ModelRef("scratch-detector", alias="latest")),
         ("models:/scratch-detector/12", ModelRef("scratch-detector", version=12)),
@@ -41,6 +43,8 @@ def test_parse_ref(text, expected):
     [
         ("scratch-detector/x", "not a version number"),
         ("scratch-detector/0", "versions start at 1"),
+        ("scratch-detector:x", "not a version number"),
+        ("scratch-detector:0", "versions start at 1"),
         ("", "no model name"),
         ("@production", "no model name"),
         ("bad'name", "invalid model name"),
@@ -50,6 +54,15 @@ def test_parse_ref(text, expected):
 def test_parse_ref_refuses(text, fragment):
     with pytest.raises(ConfigurationError, match=fragment):
         parse_ref(text)
+
+
+@pytest.mark.parametrize(
+    ("version", "printed"), [(2, "scratch-detector/2"), ("7", "scratch-detector/7"), ("", "scratch-detector/?")]
+)
+def test_format_ref_prints_the_form_parse_ref_reads(version, printed):
+    assert format_ref("scratch-detector", version) == printed
+    if version != "":
+        assert parse_ref(printed) == ModelRef("scratch-detector", version=int(version))
 
 
 def version(n: int, approval=A, aliases=()) -> ModelVersion:
