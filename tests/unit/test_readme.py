@@ -195,3 +195,15 @@ def test_the_extras_table_lists_exactly_the_extras_and_make_targets_exist():
     assert set(re.findall(r"`make ([\w-]+)", text)) <= targets
     for link in re.findall(r"\]\(((?:docs/)[^)#\s]+)", text) + re.findall(r"`(docs/[\w.-]+)`", text):
         assert (REPO / link).exists(), f"README links to {link}, which does not exist"
+
+
+def test_the_demo_home_and_the_mlflow_stores_the_docs_name_are_where_qiloop_keeps_them(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no qiloop.toml, no configured tracking URI: the defaults
+    monkeypatch.delenv("QILOOP_MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("QILOOP_CONFIG", raising=False)
+    demo_home = re.search(r"^DEMO_HOME \?= (\S+)$", (REPO / "Makefile").read_text(), re.M).group(1)
+    text = "\n".join(doc.read_text(encoding="utf-8") for doc in DOCS)
+    assert f"QILOOP_HOME={demo_home}" in text and f"--home {demo_home}" in text
+    stores = {Settings(home=Path(h)).mlflow_tracking_uri for h in (".qiloop", demo_home)}
+    named = set(re.findall(r"--backend-store-uri (\S+)", text))
+    assert named and named <= stores, f"{named - stores} is not where qiloop's registry lives"
