@@ -27,6 +27,14 @@ from sqlalchemy.types import TypeDecorator
 from qiloop.core.errors import ConfigurationError, MissingDependencyError, StoreError
 from qiloop.settings import Settings
 
+# The largest id a row can have on every backend (the primary keys are INTEGER: 32-bit on PostgreSQL).
+MAX_ROW_ID = 2**31 - 1
+
+
+def is_row_id(value: int) -> bool:
+    """True when ``value`` can be a row's id; a query with any other number could only fail or find nothing."""
+    return 1 <= value <= MAX_ROW_ID
+
 
 class Base(DeclarativeBase):
     """Base of the labelling service's ORM models."""

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qiloop.core.errors import NotFoundError
-from qiloop.labeling.db import utcnow
+from qiloop.labeling.db import is_row_id, utcnow
 from qiloop.labeling.models import ApiToken
 from qiloop.labeling.workforce import find_user
 
@@ -55,7 +55,10 @@ def revoke_tokens(session: Session, username: str, token_id: int | None = None, 
     user = find_user(session, username)
     query = select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     if token_id is not None:
-        if session.scalar(select(ApiToken.id).where(ApiToken.user_id == user.id, ApiToken.id == token_id)) is None:
+        found = is_row_id(token_id) and session.scalar(
+            select(ApiToken.id).where(ApiToken.user_id == user.id, ApiToken.id == token_id)
+        )
+        if not found:
             raise NotFoundError(
                 f"{username!r} has no token {token_id}", hint=f"`qiloop label users tokens {username}` lists them"
             )

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request
 
 from qiloop.labeling import verification
 from qiloop.labeling.api.deps import Principal, verifier
+from qiloop.labeling.api.params import RowId
 from qiloop.labeling.api.schemas import ApproveIn, RejectIn, ReviewOut
 from qiloop.labeling.jobs import get_job
 
@@ -23,7 +24,7 @@ def review_queue(job: str, request: Request, limit: int = 50, who: Principal = D
 
 
 @router.post("/items/{item_id}/approve")
-def approve(item_id: int, body: ApproveIn, request: Request, who: Principal = Depends(verifier)) -> dict:
+def approve(item_id: RowId, body: ApproveIn, request: Request, who: Principal = Depends(verifier)) -> dict:
     """Approve the consolidated boxes, or the adjusted ``boxes``, into the label store."""
     state = request.app.state
     record = verification.approve(state.db, state.label_store, item_id, who.username, boxes=body.boxes)
@@ -31,7 +32,7 @@ def approve(item_id: int, body: ApproveIn, request: Request, who: Principal = De
 
 
 @router.post("/items/{item_id}/reject")
-def reject(item_id: int, body: RejectIn, request: Request, who: Principal = Depends(verifier)) -> dict:
+def reject(item_id: RowId, body: RejectIn, request: Request, who: Principal = Depends(verifier)) -> dict:
     """Reject with a reason: the image goes back to the queue for a new round."""
     verification.reject(request.app.state.db, item_id, who.username, body.reason)
     return {"item_id": item_id, "rejected": True}

@@ -13,6 +13,7 @@ from qiloop.core.errors import NotFoundError
 from qiloop.labeling import tasks
 from qiloop.labeling.api import access
 from qiloop.labeling.api.deps import Principal, any_user
+from qiloop.labeling.api.params import RowId
 from qiloop.labeling.api.schemas import BoxesIn, TaskOut
 from qiloop.labeling.backlog import header_seconds
 from qiloop.labeling.models import Job
@@ -61,13 +62,13 @@ def next_task(job: str, request: Request, who: Principal = Depends(any_user)):
 
 
 @router.get("/tasks/{task_id}", response_model=TaskOut)
-def get_task(task_id: int, request: Request, who: Principal = Depends(any_user)) -> TaskOut:
+def get_task(task_id: RowId, request: Request, who: Principal = Depends(any_user)) -> TaskOut:
     """One of the caller's tasks (404 for anybody else's)."""
     return _task_out(request.app.state.db, task_id, who)
 
 
 @router.post("/tasks/{task_id}/submit")
-def submit(task_id: int, body: BoxesIn, request: Request, who: Principal = Depends(any_user)) -> dict:
+def submit(task_id: RowId, body: BoxesIn, request: Request, who: Principal = Depends(any_user)) -> dict:
     """Store the caller's boxes for their task; ``completed`` says whether the image's round is now complete."""
     completed = tasks.submit(request.app.state.db, task_id, who.username, body.boxes)
     return {"task_id": task_id, "completed": completed}
