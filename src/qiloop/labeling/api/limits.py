@@ -3,9 +3,12 @@
 A request that declares a ``Content-Length`` above the limit is answered 413 at
 once, before any route, authentication or form parsing sees it. A body sent
 without a length (chunked) is counted while it streams in, and the read that
-crosses the limit raises :class:`RequestTooLargeError`, which the error handler
-turns into the same 413. So an upload never holds more than the limit, on disk
-(where the form parser spools files) or in memory.
+crosses the limit raises :class:`RequestTooLargeError`. Whatever the route
+makes of that (a form route lets it through to the error handler; FastAPI's JSON
+body parsing turns any read error into 400 "error parsing the body"), the
+middleware drops the app's answer and sends the same 413 itself. So an upload
+never holds more than the limit, on disk (where the form parser spools files)
+or in memory, and the status does not depend on how the body was sent.
 """
 
 from __future__ import annotations
@@ -58,18 +61,33 @@ class BodyLimit:
             response = self.respond(Request(scope), too_large(self.max_bytes, declared))
             await response(scope, receive, send)
             return
-        received = 0
+        received, over, answered = 0, False, False
 
         async def counted() -> Message:
-            nonlocal received
+            nonlocal received, over
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    over = True
                     raise too_large(self.max_bytes)
             return message
 
-        await self.app(scope, counted, send)
+        async def guarded(message: Message) -> None:
+            nonlocal answered
+            if over:  # whatever the app answers to a body cut short (FastAPI: 400 "error parsing the body") is dropped
+                return
+            answered = answered or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not over:
+                raise
+        if over and not answered:
+            response = self.respond(Request(scope), too_large(self.max_bytes))
+            await response(scope, receive, send)
 
 
 def install_body_limit(app: FastAPI, max_bytes: int, respond: Callable[[Request, QiloopError], Response]) -> None:
