@@ -109,7 +109,7 @@ class ImageRecord(_Record):
     width: int = Field(gt=0)
     height: int = Field(gt=0)
     depth: int = Field(ge=1, le=4)
-    format: str = Field(pattern=r"^(jpeg|png)$")
+    format: str = Field(pattern=r"^(jpeg|png|bmp|tiff|webp)$")
     size_bytes: int = Field(gt=0)
     source: str = "import"
     captured_at: datetime | None = None

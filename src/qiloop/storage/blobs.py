@@ -1,6 +1,6 @@
 """Content-addressed image bytes on any fsspec filesystem.
 
-A blob's key is ``blobs/<sha[:2]>/<sha>.<jpg|png>``: the name is the content's
+A blob's key is ``blobs/<sha[:2]>/<sha>.<jpg|png|bmp|tif|webp>``: the name is the content's
 sha256, so writing the same bytes twice lands on the same key, and a blob is
 never modified once written. On a local disk a blob is written to a temporary
 name and renamed into place, so a reader (or a crash) never sees half a blob;
@@ -17,7 +17,7 @@ import fsspec
 from qiloop.core.errors import NotFoundError, StoreError
 from qiloop.storage.backends import fsspec_options, is_local, local_path
 
-_EXTENSIONS = {"jpeg": "jpg", "png": "png"}
+_EXTENSIONS = {"jpeg": "jpg", "png": "png", "bmp": "bmp", "tiff": "tif", "webp": "webp"}
 
 
 def blob_key(sha256: str, fmt: str) -> str:

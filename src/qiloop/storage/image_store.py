@@ -2,7 +2,7 @@
 
 Layout under the store's root (a local folder or any fsspec URL such as ``s3://bucket/images``)::
 
-    blobs/<sha[:2]>/<sha>.<jpg|png>   the image bytes, named by their sha256
+    blobs/<sha[:2]>/<sha>.<ext>       the image bytes, named by their sha256 (jpg, png, bmp, tif, webp)
     _index/                           a Delta table, one row per image (see ``storage.index``)
     _feedback/                        a Delta table, why devices sent images back (see ``storage.feedback``)
 

@@ -23,7 +23,7 @@ from qiloop.core.records import ImageRecord
 from qiloop.storage.blobs import BlobStore, blob_key
 from qiloop.storage.grouping import group_of
 from qiloop.storage.index import ImageIndex, to_record, to_row
-from qiloop.storage.probe import ImageInfo, probe_image
+from qiloop.storage.probe import ImageInfo, max_image_bytes, probe_image
 from qiloop.storage.sources import ordered_map, progress_bar, read_file, walk
 
 
@@ -148,7 +148,7 @@ class Ingestion:
     def _check_file(self, item: Path | ImageRejectedError) -> Checked:
         if isinstance(item, ImageRejectedError):
             raise item
-        return self._check(read_file(item), str(item))
+        return self._check(read_file(item, max_image_bytes(self.max_pixels)), str(item))
 
     def _check(self, data: bytes, name: str) -> Checked:
         """Hash; unless already indexed, probe and store the bytes. Runs on worker threads."""

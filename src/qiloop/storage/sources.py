@@ -1,9 +1,10 @@
 """Where an ingest run's files come from, and how they are worked through.
 
-Folders are walked recursively; every regular file is offered to the store
-(its name says nothing about its content), except hidden entries (names starting
-with a dot, e.g. ``.DS_Store``), which a folder walk skips. A path given
-explicitly is always offered.
+Folders are walked recursively; every file is offered to the store (its name
+says nothing about its content), except hidden entries (names starting with a
+dot, e.g. ``.DS_Store``), which a folder walk skips. A path given explicitly is
+always offered. Only regular files are read (see :mod:`qiloop.storage.files`):
+a FIFO, a device or a link to one is refused with its reason, never read.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from qiloop.core.errors import ImageRejectedError
+from qiloop.storage.files import FileRefused, read_regular
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -32,16 +34,18 @@ def walk(paths: Iterable[str | Path]) -> Iterator[Path | ImageRejectedError]:
                 for name in sorted(files):
                     if not name.startswith("."):
                         yield Path(folder) / name
-        elif path.is_file():
-            yield path
+        elif path.exists():
+            yield path  # a special file too: read_file says why it is refused
         else:
             yield ImageRejectedError(str(path), "no such file or folder", hint="check the path")
 
 
-def read_file(path: Path) -> bytes:
-    """The file's bytes, or an :class:`ImageRejectedError` saying why they cannot be read."""
+def read_file(path: Path, max_bytes: int) -> bytes:
+    """The regular file's bytes, or an :class:`ImageRejectedError` saying why they cannot be read."""
     try:
-        return path.read_bytes()
+        return read_regular(path, max_bytes=max_bytes)
+    except FileRefused as exc:
+        raise ImageRejectedError(str(path), str(exc), hint="give the path of an image file") from None
     except OSError as exc:
         raise ImageRejectedError(str(path), f"cannot read the file: {exc.strerror or exc}") from None
 

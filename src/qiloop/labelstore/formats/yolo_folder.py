@@ -28,7 +28,21 @@ from qiloop.core.records import LabelRecord
 from qiloop.labelstore.formats import yolo
 from qiloop.labelstore.formats.draft import LabelDraft, ParseResult
 
-DEPTHS = {"1": 1, "L": 1, "P": 3, "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3, "LA": 2, "RGBA": 4, "CMYK": 4}
+DEPTHS = {
+    "1": 1,
+    "L": 1,
+    "I;16": 1,
+    "I;16B": 1,
+    "I;16L": 1,
+    "P": 3,
+    "RGB": 3,
+    "YCbCr": 3,
+    "LAB": 3,
+    "HSV": 3,
+    "LA": 2,
+    "RGBA": 4,
+    "CMYK": 4,
+}
 SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "TIFF": ".tif", "WEBP": ".webp", "MPO": ".jpg"}
 
 
