@@ -1,4 +1,4 @@
-"""`qiloop label serve | users token | bots` on a real home folder, the server as a real process."""
+"""`qiloop labeling serve | users token | bots` on a real home folder, the server as a real process."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ MAIN = "import sys; from qiloop.cli.main import main; sys.exit(main())"
 @pytest.fixture
 def app() -> typer.Typer:
     root = typer.Typer()
-    root.add_typer(label_cli.app, name="label")
+    root.add_typer(label_cli.app, name="labeling")
     return root
 
 
@@ -45,13 +45,13 @@ def test_users_token_prints_a_working_token_once(app, tmp_path):
     home = tmp_path / "home"
     db = Database.from_settings(Settings(home=home))
     add_users(db, "ann")
-    result = runner.invoke(app, ["label", "users", "token", "ann", "--home", str(home)])
+    result = runner.invoke(app, ["labeling", "users", "token", "ann", "--home", str(home)])
     assert result.exit_code == 0, result.output
     token = result.output.strip()
     assert token.startswith("qlt_")
     with db.session() as session:
         assert auth.user_for_token(session, token).username == "ann"
-    result = runner.invoke(app, ["label", "users", "token", "nobody", "--home", str(home)])
+    result = runner.invoke(app, ["labeling", "users", "token", "nobody", "--home", str(home)])
     assert result.exit_code != 0
 
 
@@ -64,7 +64,7 @@ def test_bots_label_and_verify_a_job_until_every_image_is_approved(app, tmp_path
         spec = jobs.JobSpec.build(name="tags-cli", classes=["scratch"], annotators_per_image=3)
         jobs.create_job(session, spec, records)
     # Nine bots: an image rejected twice still finds three who have not seen it.
-    args = ["label", "bots", "--job", "tags-cli", "--count", "9", "--sloppy", "1", "--verify", "--json"]
+    args = ["labeling", "bots", "--job", "tags-cli", "--count", "9", "--sloppy", "1", "--verify", "--json"]
     result = runner.invoke(app, [*args, "--home", str(home)])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
@@ -80,13 +80,13 @@ def test_serve_runs_as_a_process_and_refuses_the_development_key_in_production(t
     env = {**os.environ, "QILOOP_HOME": str(home), "QILOOP_ENV": "production"}
     env.pop("QILOOP_LABELING_SECRET_KEY", None)
     refused = subprocess.run(
-        [sys.executable, "-c", MAIN, "label", "serve", "--port", str(port)], env=env, capture_output=True, text=True
+        [sys.executable, "-c", MAIN, "labeling", "serve", "--port", str(port)], env=env, capture_output=True, text=True
     )
     assert refused.returncode == 2, refused.stderr
     assert "development secret key" in refused.stderr + refused.stdout
     env["QILOOP_LABELING_SECRET_KEY"] = "s" * 48
     server = subprocess.Popen(
-        [sys.executable, "-c", MAIN, "label", "serve", "--port", str(port)],
+        [sys.executable, "-c", MAIN, "labeling", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -1,4 +1,4 @@
-"""A model's predictions as pre-labels: ``qiloop label jobs create --prelabel-model`` to the worker's task.
+"""A model's predictions as pre-labels: ``qiloop labeling jobs create --prelabel-model`` to the worker's task.
 
 A real YOLOv8 package (tests/onnx_models.py) registered in a real MLflow
 registry, a real labelling service over HTTP; the expected boxes are the edge
@@ -77,7 +77,7 @@ def take_all(service, job: str, user: str) -> dict[str, list[dict]]:
 
 
 def create(service, *args: str) -> int:
-    return main(["label", "jobs", "create", *args, "--home", str(service.settings.home), "--json"])
+    return main(["labeling", "jobs", "create", *args, "--home", str(service.settings.home), "--json"])
 
 
 def test_a_registered_model_pre_labels_the_jobs_images_and_its_gold_images(tmp_path, package, detector, capsys):

@@ -95,7 +95,7 @@ def test_the_change_password_page_counts_wrong_current_passwords(tmp_path, db_ur
         right = {"current_password": PASSWORD} | SAME_PASSWORD
         refused = alice.post("/account/password", data=right)
         assert refused.status_code == 429 and 1 <= int(refused.headers["Retry-After"]) <= WINDOW_S + 1
-        assert REFUSAL.search(refused.text) and "qiloop label users unlock" in refused.text
+        assert REFUSAL.search(refused.text) and "qiloop labeling users unlock" in refused.text
         assert login(httpx.Client(base_url=service.url), "alice").status_code == 429  # one count for the account
 
         bob = service.browser("bob")

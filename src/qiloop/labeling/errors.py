@@ -34,6 +34,6 @@ class ThrottledError(QiloopError):
         minutes = max(1, -(-retry_after_s // 60))
         super().__init__(
             f"too many failed attempts; try again in {minutes} minute{'' if minutes == 1 else 's'}",
-            hint="wait until then; an admin can clear an account's count with `qiloop label users unlock NAME`",
+            hint="wait until then; an admin can clear an account's count with `qiloop labeling users unlock NAME`",
         )
         self.retry_after_s = retry_after_s

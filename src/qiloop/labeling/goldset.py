@@ -104,6 +104,6 @@ def find_gold(session: Session, sha256: str) -> GoldItem:
     if len(matches) != 1:
         found = "no gold image" if not matches else "several gold images"
         raise NotFoundError(
-            f"{found} with sha256 {sha256!r}", hint="`qiloop label gold ls` lists the gold images and their sha256"
+            f"{found} with sha256 {sha256!r}", hint="`qiloop labeling gold ls` lists the gold images and their sha256"
         )
     return matches[0]

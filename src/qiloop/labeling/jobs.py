@@ -158,7 +158,7 @@ def get_job(session: Session, name: str, *, lock: Literal["share", "update"] | N
         query = query.with_for_update(read=lock == "share")
     job = session.scalar(query)
     if job is None:
-        raise NotFoundError(f"no labelling job named {name!r}", hint="`qiloop label jobs ls` lists the jobs")
+        raise NotFoundError(f"no labelling job named {name!r}", hint="`qiloop labeling jobs ls` lists the jobs")
     return job
 
 

@@ -12,7 +12,7 @@ Two processes opening a new database at once must not both create tables. The
 check and the migration run in one transaction that first takes a lock: on
 SQLite the ``BEGIN IMMEDIATE`` every transaction starts with (see ``labeling.db``),
 on PostgreSQL a transaction-scoped advisory lock. Other backends get no lock:
-run ``qiloop label db upgrade`` once before starting several processes there.
+run ``qiloop labeling db upgrade`` once before starting several processes there.
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def _command(name: str, connection: Connection, revision: str) -> None:
     except CommandError as exc:
         raise ConfigurationError(
             f"cannot {name} the labelling database to {revision!r}: {exc}",
-            hint="`qiloop label db history` lists the revisions; `qiloop label db current` shows where it is",
+            hint="`qiloop labeling db history` lists the revisions; `qiloop labeling db current` shows where it is",
         ) from exc
 
 

@@ -60,7 +60,7 @@ def revoke_tokens(session: Session, username: str, token_id: int | None = None, 
         )
         if not found:
             raise NotFoundError(
-                f"{username!r} has no token {token_id}", hint=f"`qiloop label users tokens {username}` lists them"
+                f"{username!r} has no token {token_id}", hint=f"`qiloop labeling users tokens {username}` lists them"
             )
         query = query.where(ApiToken.id == token_id)
     rows = session.scalars(query).all()

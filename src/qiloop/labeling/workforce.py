@@ -88,7 +88,7 @@ def find_user(session: Session, username: str) -> User:
     """
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFoundError(f"no user named {username!r}", hint="`qiloop label users ls` lists the accounts")
+        raise NotFoundError(f"no user named {username!r}", hint="`qiloop labeling users ls` lists the accounts")
     return user
 
 

@@ -1,4 +1,4 @@
-"""`qiloop label users|jobs ...` on a real home folder (SQLite, image store, label store)."""
+"""`qiloop labeling users|jobs ...` on a real home folder (SQLite, image store, label store)."""
 
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ runner = CliRunner()
 @pytest.fixture
 def app() -> typer.Typer:
     root = typer.Typer()
-    root.add_typer(label_cli.app, name="label")
+    root.add_typer(label_cli.app, name="labeling")
     return root
 
 
 def invoke(app, *args, stdin: str | None = None):
-    return runner.invoke(app, ["label", *map(str, args)], input=stdin)
+    return runner.invoke(app, ["labeling", *map(str, args)], input=stdin)
 
 
 def test_users_add_ls_disable(app, tmp_path):
@@ -57,10 +57,10 @@ def test_users_add_ls_disable(app, tmp_path):
 def test_errors_become_exit_codes(tmp_path, monkeypatch, capsys):
     home = str(tmp_path / "home")
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
-    assert main(["label", "users", "add", "ann", "--password-stdin", "--home", home]) == ConfigurationError.exit_code
+    assert main(["labeling", "users", "add", "ann", "--password-stdin", "--home", home]) == ConfigurationError.exit_code
     assert "shorter than" in capsys.readouterr().err
-    assert main(["label", "users", "disable", "nobody", "--home", home]) == NotFoundError.exit_code
-    assert main(["label", "jobs", "create", "j1", "--home", home]) == NotFoundError.exit_code  # no images at all
+    assert main(["labeling", "users", "disable", "nobody", "--home", home]) == NotFoundError.exit_code
+    assert main(["labeling", "jobs", "create", "j1", "--home", home]) == NotFoundError.exit_code  # no images at all
 
 
 def test_jobs_create_from_unlabeled_and_named_images_then_ls(app, tmp_path):

@@ -1,4 +1,4 @@
-"""`qiloop label db upgrade|downgrade|current|history` on a real SQLite database in a home folder."""
+"""`qiloop labeling db upgrade|downgrade|current|history` on a real SQLite database in a home folder."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def home(tmp_path):
 
 
 def run(capsys, *args) -> tuple[int, str]:
-    code = main(["label", "db", *args])
+    code = main(["labeling", "db", *args])
     return code, capsys.readouterr().out
 
 
@@ -53,8 +53,8 @@ def test_downgrade_asks_first_and_unknown_revisions_are_usage_errors(home, capsy
     monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
     assert run(capsys, "downgrade", "base", "--home", home)[0] == 130
     assert json.loads(run(capsys, "current", "--home", home, "--json")[1])["up_to_date"] is True
-    assert main(["label", "db", "upgrade", "9999", "--home", home]) == ConfigurationError.exit_code
-    assert "qiloop label db history" in capsys.readouterr().err
+    assert main(["labeling", "db", "upgrade", "9999", "--home", home]) == ConfigurationError.exit_code
+    assert "qiloop labeling db history" in capsys.readouterr().err
 
 
 def test_a_database_migrated_by_a_newer_qiloop_stops_every_command(home, capsys, tmp_path):
@@ -63,7 +63,7 @@ def test_a_database_migrated_by_a_newer_qiloop_stops_every_command(home, capsys,
     with engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
     engine.dispose()
-    assert main(["label", "users", "ls", "--home", home]) == StoreError.exit_code
+    assert main(["labeling", "users", "ls", "--home", home]) == StoreError.exit_code
     err = " ".join(capsys.readouterr().err.split())  # unwrapped
     assert "'0099', which this qiloop does not know" in err and "hint: run the qiloop version" in err
     code, out = run(capsys, "current", "--home", home)

@@ -1,4 +1,4 @@
-"""`qiloop label gold add|ls|retire` on a real home folder: labels.csv or the label store in, the gold set out."""
+"""`qiloop labeling gold add|ls|retire` on a real home folder: labels.csv or the label store in, the gold set out."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def wide_console(monkeypatch):
 
 
 def run(capsys, *args) -> tuple[int, str, str]:
-    code = main(["label", "gold", *map(str, args)])
+    code = main(["labeling", "gold", *map(str, args)])
     out = capsys.readouterr()
     return code, out.out, out.err
 

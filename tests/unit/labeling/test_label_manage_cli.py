@@ -1,4 +1,4 @@
-"""`qiloop label jobs close|reopen|cancel` and `qiloop label users role|passwd` on a real home folder."""
+"""`qiloop labeling jobs close|reopen|cancel` and `qiloop labeling users role|passwd` on a real home folder."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ NEW = "a much better passphrase"
 @pytest.fixture
 def app() -> typer.Typer:
     root = typer.Typer()
-    root.add_typer(label_cli.app, name="label")
+    root.add_typer(label_cli.app, name="labeling")
     return root
 
 
@@ -44,7 +44,7 @@ def db(home):
 
 
 def invoke(app, *args, stdin: str | None = None):
-    return runner.invoke(app, ["label", *map(str, args)], input=stdin)
+    return runner.invoke(app, ["labeling", *map(str, args)], input=stdin)
 
 
 def test_jobs_close_reopen_cancel(app, home, db):
@@ -81,10 +81,10 @@ def test_job_lifecycle_errors_become_exit_codes(home, db, capsys):
     records = ingest_images(ImageStore.from_settings(Settings(home=home)), 1)
     with db.session() as session:
         jobs.create_job(session, jobs.JobSpec.build(name="tags-1", classes=["scratch"]), records)
-    assert main(["label", "jobs", "close", "nope", "--home", str(home)]) == NotFoundError.exit_code
+    assert main(["labeling", "jobs", "close", "nope", "--home", str(home)]) == NotFoundError.exit_code
     assert "no labelling job named 'nope'" in capsys.readouterr().err
-    assert main(["label", "jobs", "cancel", "tags-1", "--yes", "--home", str(home)]) == 0
-    assert main(["label", "jobs", "reopen", "tags-1", "--home", str(home)]) == ConflictError.exit_code
+    assert main(["labeling", "jobs", "cancel", "tags-1", "--yes", "--home", str(home)]) == 0
+    assert main(["labeling", "jobs", "reopen", "tags-1", "--home", str(home)]) == ConflictError.exit_code
     assert "stays cancelled" in capsys.readouterr().err
 
 
@@ -111,11 +111,11 @@ def test_users_role_and_passwd(app, home, db, monkeypatch, capsys):
         assert auth.authenticate(session, "ann", PASSWORD) is not None
 
     home_arg = ["--home", str(home)]
-    assert main(["label", "users", "role", "ann", "boss", *home_arg]) == ConfigurationError.exit_code
-    assert main(["label", "users", "role", "nobody", "admin", *home_arg]) == NotFoundError.exit_code
-    assert main(["label", "users", "role", "ann", "labeler", *home_arg]) == 0
-    assert main(["label", "users", "role", "root", "labeler", *home_arg]) == ConflictError.exit_code
+    assert main(["labeling", "users", "role", "ann", "boss", *home_arg]) == ConfigurationError.exit_code
+    assert main(["labeling", "users", "role", "nobody", "admin", *home_arg]) == NotFoundError.exit_code
+    assert main(["labeling", "users", "role", "ann", "labeler", *home_arg]) == 0
+    assert main(["labeling", "users", "role", "root", "labeler", *home_arg]) == ConflictError.exit_code
     assert "last enabled admin" in capsys.readouterr().err
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
-    assert main(["label", "users", "passwd", "ann", "--password-stdin", *home_arg]) == ConfigurationError.exit_code
+    assert main(["labeling", "users", "passwd", "ann", "--password-stdin", *home_arg]) == ConfigurationError.exit_code
     assert "shorter than 8" in capsys.readouterr().err

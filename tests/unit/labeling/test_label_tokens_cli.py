@@ -1,4 +1,4 @@
-"""`qiloop label users tokens|revoke`: listing an account's API tokens and revoking one or all."""
+"""`qiloop labeling users tokens|revoke`: listing an account's API tokens and revoking one or all."""
 
 from __future__ import annotations
 
@@ -23,17 +23,17 @@ runner = CliRunner()
 @pytest.fixture
 def app() -> typer.Typer:
     root = typer.Typer()
-    root.add_typer(label_cli.app, name="label")
+    root.add_typer(label_cli.app, name="labeling")
     return root
 
 
 def invoke(app, home, *args):
-    return runner.invoke(app, ["label", "users", *map(str, args), "--home", str(home)])
+    return runner.invoke(app, ["labeling", "users", *map(str, args), "--home", str(home)])
 
 
 def code(home, *args) -> int:
     """The exit code of the real command line (errors mapped to their documented codes)."""
-    return main(["label", "users", *map(str, args), "--home", str(home)])
+    return main(["labeling", "users", *map(str, args), "--home", str(home)])
 
 
 def works(db, token: str) -> bool:

@@ -61,7 +61,7 @@ def test_a_policy_needs_positive_limits(fields):
 def test_the_refusal_says_when_to_try_again(seconds, message):
     refusal = ThrottledError(seconds)
     assert refusal.message == f"too many failed attempts; try again {message}"
-    assert refusal.retry_after_s == seconds and "qiloop label users unlock" in refusal.hint
+    assert refusal.retry_after_s == seconds and "qiloop labeling users unlock" in refusal.hint
 
 
 def admit(db: Database, username: str, client: str = "10.0.0.1", now: datetime = T0, policy: Policy = POLICY):
@@ -140,10 +140,10 @@ def test_label_users_unlock_forgets_the_failures(tmp_path, capsys):
     try:
         for i in range(5):
             admit(db, "alice", now=T0 + i * S)
-        assert main(["label", "users", "unlock", "alice", "--home", home, "--json"]) == 0
+        assert main(["labeling", "users", "unlock", "alice", "--home", home, "--json"]) == 0
         assert json.loads(capsys.readouterr().out) == {"username": "alice", "failures_forgotten": 5}
         admit(db, "alice", now=T0 + 10 * S)
-        assert main(["label", "users", "unlock", "alice", "--home", home]) == 0
+        assert main(["labeling", "users", "unlock", "alice", "--home", home]) == 0
         assert "forgot 1 failed password check(s) of alice" in capsys.readouterr().out
     finally:
         db.dispose()

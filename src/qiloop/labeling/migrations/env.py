@@ -52,7 +52,7 @@ def _run_standalone() -> None:
 if context.is_offline_mode():
     raise ConfigurationError(
         "offline (--sql) migrations are not supported for the labelling database",
-        hint="run the migration against a database: qiloop label db upgrade",
+        hint="run the migration against a database: qiloop labeling db upgrade",
     )
 if context.config.attributes.get("connection") is not None:
     _run(context.config.attributes["connection"])
