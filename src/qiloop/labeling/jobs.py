@@ -9,7 +9,7 @@ job's images are free again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -110,13 +110,7 @@ def create_job(
     """
     if session.scalar(select(Job.id).where(Job.name == spec.name)) is not None:
         raise ConfigurationError(f"a job named {spec.name!r} already exists", hint="choose another job name")
-    queued = set(
-        session.scalars(
-            select(JobItem.image_sha256)
-            .join(Job, Job.id == JobItem.job_id)
-            .where(JobItem.state != ItemState.APPROVED.value, Job.state != JobState.CANCELLED.value)
-        )
-    )
+    queued = queued_sha256s(session)
     unique = {r.sha256: r for r in images if r.sha256 not in queued}
     if not unique:
         raise NotFoundError(
@@ -132,19 +126,43 @@ def create_job(
     return summary(session, job)
 
 
-def images_without_approved_label(image_store, label_store, limit: int | None = None) -> list[ImageRecord]:
-    """Images in the image store whose latest label is not APPROVED, oldest first."""
-    records = image_store.unlabeled(label_store.labeled_sha256s())
+def queued_sha256s(session: Session) -> set[str]:
+    """Images waiting in another job's queue: not approved yet, in a job that is not cancelled."""
+    query = (
+        select(JobItem.image_sha256)
+        .join(Job, Job.id == JobItem.job_id)
+        .where(JobItem.state != ItemState.APPROVED.value, Job.state != JobState.CANCELLED.value)
+        .distinct()
+    )
+    return set(session.scalars(query))
+
+
+def images_without_approved_label(
+    image_store, label_store, limit: int | None = None, *, exclude: Collection[str] = ()
+) -> list[ImageRecord]:
+    """Images in the image store whose latest label is not APPROVED, oldest first.
+
+    ``exclude`` (pass :func:`queued_sha256s`) is left out before ``limit`` applies, so
+    the limit counts images a new job can take, not images another job holds.
+    """
+    records = image_store.unlabeled(label_store.labeled_sha256s() | set(exclude))
     return records[:limit] if limit is not None else records
 
 
-def feedback_images(image_store, limit: int | None = None) -> tuple[list[ImageRecord], dict[str, list[Box]]]:
-    """Images devices sent back, with the boxes their model saw as pre-labels (the latest report per image)."""
+def feedback_images(
+    image_store, limit: int | None = None, *, exclude: Collection[str] = ()
+) -> tuple[list[ImageRecord], dict[str, list[Box]]]:
+    """Images devices sent back, with the boxes their model saw as pre-labels (the latest report per image).
+
+    ``exclude`` is left out before ``limit`` applies (see :func:`images_without_approved_label`);
+    only the images kept are looked up in the store.
+    """
     prelabels: dict[str, list[Box]] = {}
     for entry in image_store.feedback.list():
-        prelabels[entry.image_sha256] = list(entry.prelabels)
-    records = [image_store.get(sha) for sha in prelabels]
-    return (records[:limit] if limit is not None else records), prelabels
+        if entry.image_sha256 not in exclude:
+            prelabels[entry.image_sha256] = list(entry.prelabels)
+    chosen = list(prelabels)[:limit] if limit is not None else list(prelabels)
+    return [image_store.get(sha) for sha in chosen], prelabels
 
 
 def get_job(session: Session, name: str, *, lock: Literal["share", "update"] | None = None) -> Job:
