@@ -9,6 +9,8 @@ current image is finished) publishes a final ``stopped`` status, gives the
 outbox up to ``flush_timeout_s`` to drain, and closes everything. What is not
 delivered stays in the outbox and leaves with the next start.
 
+What one image yields (verdict, feedback, the messages) is decided by the pure
+:func:`~qiloop.edge.inference.decision.decide`; the app does the I/O around it.
 Every message is stored before it is sent. Results and feedback are stored
 under an idempotency key (the image's name and sha256) in the same transaction,
 so an image inspected again after a crash, before its file was moved, yields no
@@ -17,17 +19,17 @@ second result.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import signal
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from qiloop.core.errors import ImageRejectedError
 from qiloop.edge.inference.config import AppConfig
-from qiloop.edge.inference.feedback import select_feedback
-from qiloop.edge.inference.messages import DetectedBox, FeedbackImage, InferenceResult, feedback_topic, status_topic
+from qiloop.edge.inference.decision import Outgoing, Rules, decide
+from qiloop.edge.inference.messages import InferenceResult, status_topic
 from qiloop.edge.inference.outbox import Outbox, OutboxFullError
 from qiloop.edge.inference.sources import Frame, open_source
 from qiloop.edge.inference.stats import RunningStats, Snapshot
@@ -53,12 +55,7 @@ class InferenceApp:
         self.config, self.detector, self.outbox, self.publisher, self.source = (
             config, detector, outbox, publisher, source
         )  # fmt: skip
-        limits = detector.manifest.thresholds
-        self.confidence = limits.confidence if config.confidence is None else config.confidence
-        self.defect = limits.defect if config.defect is None else config.defect
-        policy = config.feedback
-        # Detect down to the uncertain band, so feedback sees scores that results leave out.
-        self.detect_floor = min(self.confidence, policy.uncertain_low) if policy.enabled else self.confidence
+        self.rules = Rules.of(config, detector.manifest)
         self.stats = RunningStats()
         self._status_stop = threading.Event()
         self._status_thread: threading.Thread | None = None
@@ -150,48 +147,32 @@ class InferenceApp:
         started = time.perf_counter()
         try:
             rgb = frame.array if frame.array is not None else as_rgb_array(frame.data)
-            found = self.detector.detect(rgb, confidence=self.detect_floor)
+            found = self.detector.detect(rgb, confidence=self.rules.detect_floor)
         except ImageRejectedError as exc:
             return self._reject(frame, exc.reason)
         latency_ms = (time.perf_counter() - started) * 1000
-        sha = hashlib.sha256(frame.data).hexdigest()
-        manifest = self.detector.manifest
-        kept = found.above(self.confidence) if self.detect_floor < self.confidence else found
-        boxes = DetectedBox.from_detections(kept, list(manifest.classes))
-        defect = any(b.score >= self.defect for b in boxes)
-        result = InferenceResult(
-            device_id=self.config.device_id, image_name=frame.name, image_sha256=sha, model_name=manifest.name,
-            model_version=manifest.version, detections=boxes, verdict="fail" if defect else "pass",
-            latency_ms=round(latency_ms, 3),
-        )  # fmt: skip
-        stored = self._put(f"result:{frame.name}:{sha}", self.config.results_topic, result.body(), "result")
-        reason = select_feedback(found.scores.tolist(), self.config.feedback, confidence=self.confidence, key=sha)
-        sent = False
-        if reason is not None:
-            prelabels = DetectedBox.from_detections(found, list(manifest.classes))
-            feedback = FeedbackImage(
-                device_id=self.config.device_id, reason=reason, image_name=frame.name, image_sha256=sha,
-                model_name=manifest.name, model_version=manifest.version, prelabels=prelabels,
-                image_b64=FeedbackImage.encode_image(frame.data),
-            )  # fmt: skip
-            topic = feedback_topic(self.config.device_id)
-            sent = self._put(f"feedback:{frame.name}:{sha}", topic, feedback.body(), "feedback") is True
+        decision = decide(self.rules, found, name=frame.name, data=frame.data, latency_ms=latency_ms,
+                          now=datetime.now(timezone.utc))  # fmt: skip
+        result, *feedback = decision.messages
+        stored = self._put(result)
+        sent = bool(feedback) and self._put(feedback[0]) is True
         self.source.done(frame)
-        self.stats.record(latency_ms, defect=defect, feedback=sent, duplicate=stored is None)
-        return result
+        self.stats.record(latency_ms, defect=decision.defect, feedback=sent, duplicate=stored is None)
+        return decision.result
 
     def _reject(self, frame: Frame, reason: str) -> None:
         self.source.reject(frame, reason)
         self.stats.reject()
         return None
 
-    def _put(self, key: str, topic: str, body: dict, kind: str) -> bool | None:
+    def _put(self, message: Outgoing) -> bool | None:
         """Store a keyed message: True stored, None already stored before (a redone image), False refused."""
         try:
-            return True if self.outbox.put_once(key, topic, body, kind=kind) is not None else None
+            stored = self.outbox.put_once(message.key, message.topic, message.body, kind=message.kind)
         except OutboxFullError as exc:
             log.warning("%s", exc.message)
             return False
+        return True if stored is not None else None
 
     # -- status ------------------------------------------------------------------------------
 
