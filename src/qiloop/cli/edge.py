@@ -161,4 +161,5 @@ def _print_summary(summary: dict) -> None:
         table.add_row(name, value)
     console.print(table)
     if not summary["flushed"]:
-        err_console.print(f"[yellow]{summary['outbox']['depth']} message(s) wait in the outbox for the next start[/]")
+        waiting = summary["outbox"]["depth"]
+        err_console.print(f"{waiting} message(s) wait in the outbox for the next start", style="yellow")

@@ -104,7 +104,7 @@ def deploy(
     if not json_out:
         console.print(f"rollout {rollout.id} of {what} to {parsed} recorded", highlight=False)
         if not running:
-            console.print("[yellow]no fleet controller is running: start `qiloop fleet serve` to carry it out[/]")
+            console.print("no fleet controller is running: start `qiloop fleet serve` to carry it out", style="yellow")
     if wait:
         if not running:
             raise QiloopError("no fleet controller is running to carry the rollout out",

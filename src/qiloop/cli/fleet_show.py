@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from rich.table import Table
+from rich.text import Text
 
 from qiloop.cli.common import console
 
@@ -29,7 +30,7 @@ def show_rollouts(rollouts) -> None:
         colour = _COLOURS.get(r.phase.value, "yellow")
         table.add_row(
             r.id[:8], str(r.target), ", ".join(f"{c.name} {c.version}" for c in r.components),
-            f"[{colour}]{r.phase.value}[/]", ", ".join(r.canaries) or "-", f"{len(r.devices)}: {outcome}",
+            Text(r.phase.value, style=colour), ", ".join(r.canaries) or "-", f"{len(r.devices)}: {outcome}",
             r.reason[:100],
         )  # fmt: skip
     console.print(table)

@@ -10,6 +10,7 @@ import logging
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from qiloop.cli.common import HomeOption, console, err_console, settings_for
 
@@ -84,7 +85,8 @@ def serve(
                 hints.append("or pass --wait-for-model to start now and serve it once it is approved")
             raise NotFoundError(f"cannot serve {model}: {exc.message}", hint="; ".join(hints) or None) from exc
         err_console.print(
-            f"[yellow]no model to serve yet:[/] {exc.message}; checking every {poll_s:g} s", highlight=False
+            Text.assemble(("no model to serve yet:", "yellow"), f" {exc.message}; checking every {poll_s:g} s"),
+            highlight=False,
         )
     current = holder.current
     what = f"{current.name} v{current.version} ({current.detectors[0].model_file})" if current else "no model yet"

@@ -45,7 +45,7 @@ def synth(
     )
     seconds = time.perf_counter() - started
     console.print(
-        f"wrote [bold]{report.images}[/] images ({report.bad} with scratches, {report.good} without; "
+        f"wrote {report.images} images ({report.bad} with scratches, {report.good} without; "
         f"{report.boxes} boxes) from {report.photos} photos in {seconds:.1f} s",
         highlight=False,
         soft_wrap=True,
