@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from package_helpers import shared
 from require_helpers import pytest_runtest_makereport, require, required_kinds  # noqa: F401 (a hook)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,3 +29,48 @@ def real_data() -> Path:
     if not (REAL_DATA / "labels.csv").is_file():
         require("realdata", f"real metal-tag data not found at {REAL_DATA} (it lives outside the project)")
     return REAL_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_package(tmp_path_factory) -> Iterator[Path]:
+    """The tiny detector of ``tiny_models.py`` at 64x96, one class, FP32 and INT8, version 1 (no torch needed).
+
+    Shared by the session: a test that changes a package copies it first.
+    """
+    from tiny_models import tiny_package as build
+
+    with shared(build(tmp_path_factory.mktemp("tiny") / "package", int8=True)) as package:
+        yield package
+
+
+@pytest.fixture(scope="session")
+def tiny_package_v2(tmp_path_factory) -> Iterator[Path]:
+    """Another tiny detector (other weights), version 2, FP32 and INT8; shared like ``tiny_package``."""
+    from tiny_models import tiny_package as build
+
+    with shared(build(tmp_path_factory.mktemp("tiny-v2") / "package", seed=1, version="2", int8=True)) as package:
+        yield package
+
+
+@pytest.fixture(scope="session")
+def yolo_package(tmp_path_factory) -> Iterator[Path]:
+    """An ultralytics-exported YOLOv8n (seeded, untrained) at 64x96, FP32 and INT8, version 1.
+
+    Exported once and kept in ``.pytest_cache`` (see ``onnx_models.py``); shared like ``tiny_package``.
+    """
+    pytest.importorskip("ultralytics", reason="an ultralytics-exported model needs the train extra")
+    from onnx_models import build_package
+
+    with shared(build_package(tmp_path_factory.mktemp("yolo") / "package", (64, 96), int8=True)) as package:
+        yield package
+
+
+@pytest.fixture(scope="session")
+def yolo_package_v2(tmp_path_factory) -> Iterator[Path]:
+    """``yolo_package`` with other weights (seed 1), version 2; shared like ``tiny_package``."""
+    pytest.importorskip("ultralytics", reason="an ultralytics-exported model needs the train extra")
+    from onnx_models import build_package
+
+    folder = tmp_path_factory.mktemp("yolo-v2") / "package"
+    with shared(build_package(folder, (64, 96), seed=1, version="2", int8=True)) as package:
+        yield package

@@ -5,15 +5,51 @@ statistics are calibrated on random images (so activations keep their scale
 instead of vanishing), and the head's biases are spread so scores and box
 sizes vary like a model's do. The network is real and the export is
 ultralytics' own, so every shape, layout and operator is what training makes.
+
+An export takes tens of seconds, so each one is kept under ``.pytest_cache/qiloop-models``,
+keyed by this file's text and the torch and ultralytics versions: a later run (or another
+test asking for the same model) copies it. Tests that need no ultralytics-exported model
+use the tiny graph of ``tiny_models.py`` instead.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
+
+CACHE = Path(__file__).resolve().parents[1] / ".pytest_cache" / "qiloop-models"
+
+
+def cache_key(input_size: tuple[int, int], classes: int, seed: int) -> str:
+    """What an export depends on: this file, torch, ultralytics and the arguments."""
+    parts = [Path(__file__).read_bytes(), version("torch").encode(), version("ultralytics").encode()]
+    parts.append(f"{input_size[0]}x{input_size[1]}-c{classes}-s{seed}".encode())
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()[:20]
+
+
+def cached_yolo_onnx(input_size: tuple[int, int], *, classes: int = 1, seed: int = 0, int8: bool = False) -> Path:
+    """The exported (and, with ``int8``, quantised) model from the cache, exporting it on a miss."""
+    fp32 = CACHE / f"{cache_key(input_size, classes, seed)}.onnx"
+    if not fp32.is_file():
+        with tempfile.TemporaryDirectory(prefix="export-") as work:
+            exported = build_yolo_onnx(Path(work), input_size, classes=classes, seed=seed)
+            CACHE.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(exported, f"{fp32}.part")
+            os.replace(f"{fp32}.part", fp32)  # whole or absent, even if the run is killed
+    quantised = fp32.with_suffix(".int8.onnx")
+    if int8 and not quantised.is_file():
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        part = quantised.with_name(f"part-{quantised.name}")
+        quantize_dynamic(str(fp32), str(part), weight_type=QuantType.QUInt8)
+        os.replace(part, quantised)
+    return quantised if int8 else fp32
 
 
 def _offline() -> None:
@@ -74,21 +110,18 @@ def build_package(
     int8: bool = False,
     **manifest,
 ) -> Path:
-    """A model package folder (``model.onnx``, optional ``model.int8.onnx``, ``manifest.json``)."""
+    """A model package folder (``model.onnx``, optional ``model.int8.onnx``, ``manifest.json``) from the cache."""
     from qiloop.core.package import write_manifest
 
-    work = folder.parent / f"{folder.name}-build"
-    onnx_path = build_yolo_onnx(work, input_size, classes=len(classes), seed=seed)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "model.onnx").write_bytes(onnx_path.read_bytes())
+    shutil.copyfile(cached_yolo_onnx(input_size, classes=len(classes), seed=seed), folder / "model.onnx")
     if int8:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        quantize_dynamic(str(folder / "model.onnx"), str(folder / "model.int8.onnx"), weight_type=QuantType.QUInt8)
+        quantised = cached_yolo_onnx(input_size, classes=len(classes), seed=seed, int8=True)
+        shutil.copyfile(quantised, folder / "model.int8.onnx")
+    manifest.setdefault("name", "test-detector")
+    manifest.setdefault("version", "1")
     write_manifest(
         folder,
-        name="test-detector",
-        version="1",
         classes=list(classes),
         input_height=input_size[0],
         input_width=input_size[1],

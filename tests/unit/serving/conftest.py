@@ -1,4 +1,4 @@
-"""A real (untrained, seeded) YOLOv8n package served over HTTP on a free port."""
+"""The tiny detector package (``tests/tiny_models.py``) served over HTTP on a free port."""
 
 from __future__ import annotations
 
@@ -6,12 +6,9 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def serve_package(tmp_path_factory):
-    """A package at 64x96 (height x width), one class, FP32 and INT8 models."""
-    pytest.importorskip("ultralytics", reason="building a test model needs the train extra")
-    from onnx_models import build_package
-
-    return build_package(tmp_path_factory.mktemp("serve") / "package", (64, 96), int8=True)
+def serve_package(tiny_package):
+    """A package at 64x96 (height x width), one class, FP32 and INT8 models (shared: copy it to change it)."""
+    return tiny_package
 
 
 @pytest.fixture(scope="module")

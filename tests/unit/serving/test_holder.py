@@ -14,13 +14,8 @@ from serving_helpers import sample_jpegs
 
 
 @pytest.fixture(scope="module")
-def second_package(tmp_path_factory):
-    pytest.importorskip("ultralytics", reason="building a test model needs the train extra")
-    from onnx_models import build_package
-
-    package = build_package(tmp_path_factory.mktemp("serve2") / "package", (64, 96), seed=1)
-    write_manifest(package, name="test-detector", version="2", classes=["scratch"], input_height=64, input_width=96)
-    return package
+def second_package(tiny_package_v2):
+    return tiny_package_v2
 
 
 def place(package, folder):

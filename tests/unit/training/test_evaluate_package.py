@@ -22,12 +22,9 @@ REAL_DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "me
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory):
-    """A real (untrained, seeded) YOLOv8n package at 64x96 with an INT8 model."""
-    pytest.importorskip("ultralytics", reason="building a test model needs the train extra")
-    from onnx_models import build_package
-
-    return build_package(tmp_path_factory.mktemp("model") / "package", (64, 96), int8=True)
+def package(yolo_package):
+    """A real (untrained, seeded) YOLOv8n package at 64x96 with an INT8 model (shared, read-only)."""
+    return yolo_package
 
 
 @pytest.fixture(scope="module")

@@ -16,11 +16,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory):
-    pytest.importorskip("ultralytics", reason="building a test model needs the train extra")
-    from onnx_models import build_package
-
-    return build_package(tmp_path_factory.mktemp("health") / "package", (64, 96))
+def package(tiny_package):
+    return tiny_package
 
 
 def test_a_working_model_passes_on_a_grey_and_on_a_golden_image(package, tmp_path):
