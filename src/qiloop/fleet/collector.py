@@ -5,10 +5,12 @@ A :class:`Collector` holds one paho client with a persistent session
 keeps what the devices publish for it, and a restarted collector with the same
 client id receives it. paho acknowledges a QoS 1 message after the message
 callback returns, so a message is on disk (see :mod:`qiloop.fleet.intake`)
-before the broker forgets it. When storing fails (the image store or the
-database is down), the callback retries with back-off and holds the
-acknowledgement meanwhile; a message that still fails is written whole to the
-dead-letter folder before it is acknowledged, so nothing is lost either way.
+before the broker forgets it. When storing fails because a store is down (the
+image store or the database), the callback retries under the
+:data:`~qiloop.core.retry.STORE_WRITE` policy and holds the acknowledgement
+meanwhile; a message that still fails, or fails for any other reason, is written
+whole to the dead-letter folder before it is acknowledged, so nothing is lost
+either way.
 
 Everything runs on paho's network thread; :meth:`Collector.stats`,
 :meth:`Collector.wait_idle` and the callbacks' registration are safe from others.
@@ -27,6 +29,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from qiloop.core.errors import StoreError
+from qiloop.core.retry import BROKER_RECONNECT, STORE_WRITE, Interrupted, Policy
 from qiloop.edge.inference.messages import DEVICE_TOPIC_ROOT, RESULT_TOPIC, InferenceResult
 from qiloop.edge.inference.publisher import parse_broker_url
 from qiloop.fleet.intake import Intake, Outcome
@@ -69,10 +72,10 @@ class Collector:
         *,
         url: str = "",
         dead_letter: Path | None = None,
-        retry_delays: tuple[float, ...] = (0.5, 1, 2, 4, 8, 15),
+        retry: Policy = STORE_WRITE,
     ) -> None:
         self.client, self.intake, self.url = client, intake, url
-        self.dead_letter, self.retry_delays = dead_letter, retry_delays
+        self.dead_letter, self.retry = dead_letter, retry
         self._stopping = threading.Event()
         root = intake.device_root
         self.topics = (intake.results_topic, f"{root}/+/status", f"{root}/+/feedback")
@@ -112,7 +115,8 @@ class Collector:
             client.username_pw_set(address.username, address.password)
         if address.tls:
             client.tls_set()
-        client.reconnect_delay_set(0.2, 10)
+        reconnect = BROKER_RECONNECT.with_(max_s=10.0)
+        client.reconnect_delay_set(reconnect.first_s, reconnect.max_s)  # type: ignore[arg-type]
         client.connect_async(address.host, address.port, keepalive)
         db = ResultsDB.from_settings(settings, db_path)
         intake = Intake(db, ImageStore.from_settings(settings), results_topic=results_topic, device_root=device_root)
@@ -183,17 +187,29 @@ class Collector:
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
         self._busy, self._last_activity = True, time.monotonic()
         try:
-            outcome = self.intake.handle(msg.topic, msg.payload)
-            for delay in self.retry_delays:
-                if outcome.status != "failed" or self._stopping.wait(delay):
-                    break
-                log.warning("storing a %s message failed (%s); retrying in %g s", outcome.kind, outcome.reason, delay)
-                outcome = self.intake.handle(msg.topic, msg.payload)
+            outcome = self._store(msg)
             if outcome.status == "failed":
                 self._park(msg, outcome)
             self._record(outcome)
         finally:
             self._busy, self._last_activity = False, time.monotonic()
+
+    def _store(self, msg: mqtt.MQTTMessage) -> Outcome:
+        """Store ``msg`` under the retry policy while its failures are retryable; the last outcome."""
+
+        def waiting(delay: float, outcome: Outcome) -> None:
+            log.warning("storing a %s message failed (%s); retrying in %g s", outcome.kind, outcome.reason, delay)
+
+        try:
+            return self.retry.call(
+                lambda: self.intake.handle(msg.topic, msg.payload),
+                retry_if_result=lambda outcome: outcome.retryable,
+                stop=self._stopping,
+                on_wait=waiting,
+            )
+        except Interrupted as exc:  # stopping: the last outcome goes to the dead-letter folder
+            assert exc.last is not None
+            return exc.last.result()
 
     def _park(self, msg: mqtt.MQTTMessage, outcome: Outcome) -> None:
         """Keep a message that could not be stored as a file, to replay once the store is back."""

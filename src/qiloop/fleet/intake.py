@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Literal
 
-from qiloop.core.errors import ImageRejectedError, InvalidRecordError
+from qiloop.core.errors import ImageRejectedError, InvalidRecordError, StoreError
 from qiloop.core.records import Box
 from qiloop.edge.inference.messages import (
     DEVICE_TOPIC_ROOT,
@@ -39,16 +40,23 @@ from qiloop.storage.image_store import ImageStore
 log = logging.getLogger(__name__)
 Status = Literal["stored", "duplicate", "invalid", "failed"]
 DeviceMessage = InferenceResult | DeviceStatus | FeedbackImage
+# The failures of an unavailable store (image store, feedback log, fleet database): worth retrying.
+STORE_FAILURES = (StoreError, OSError, sqlite3.OperationalError)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What became of one message; ``kind`` is ``unknown`` when the payload could not be read."""
+    """What became of one message; ``kind`` is ``unknown`` when the payload could not be read.
+
+    ``retryable``: it failed because a store is unavailable (a :data:`STORE_FAILURES`
+    type), so storing it again later may work; any other failure would fail again.
+    """
 
     kind: str
     status: Status
     message: DeviceMessage | None = None
     reason: str = ""
+    retryable: bool = False
 
 
 def topic_problem(
@@ -122,7 +130,10 @@ class Intake:
             new = self._store(message, received_at)
         except (InvalidRecordError, ImageRejectedError) as exc:
             return Outcome(message.kind, "invalid", message, exc.message)
-        except Exception as exc:  # a store failed: report it and go on with the next message
+        except STORE_FAILURES as exc:  # a store is down: report it, worth another try
+            log.warning("could not store %s %s/%s: %s", message.kind, message.device_id, message.sequence, exc)
+            return Outcome(message.kind, "failed", message, f"{type(exc).__name__}: {exc}", retryable=True)
+        except Exception as exc:  # anything else would fail again: report it and go on with the next message
             log.exception("could not store %s %s/%s", message.kind, message.device_id, message.sequence)
             return Outcome(message.kind, "failed", message, f"{type(exc).__name__}: {exc}")
         return Outcome(message.kind, "stored" if new else "duplicate", message)

@@ -11,9 +11,10 @@ leaves room for one more round.
 A bot stops when the service says nothing is left for it. When images remain
 that other workers hold leases on, the service answers with ``Retry-After``
 (when the earliest of those leases runs out) instead, and the bot asks again
-then, or sooner, every ``POLL_SECONDS``, since most leases end early with a
-submission; it gives up after ``max_wait`` seconds in a row without a task. So
-a lease that runs out mid-run still gets its image labelled.
+then, or sooner, every second (the :data:`~qiloop.core.retry.SERVICE_POLL`
+policy), since most leases end early with a submission; it gives up after
+``max_wait`` seconds in a row without a task. So a lease that runs out
+mid-run still gets its image labelled.
 """
 
 from __future__ import annotations
@@ -28,10 +29,9 @@ import numpy as np
 
 from qiloop.core.errors import QiloopError
 from qiloop.core.records import Box
+from qiloop.core.retry import SERVICE_POLL
 from qiloop.labeling.overlap import f1
 from qiloop.labeling.simulated import SLOPPY, Noise, noisy_boxes
-
-POLL_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -165,20 +165,28 @@ def verify_job(
 
 def _next_task(client: httpx.Client, job: str, max_wait: float, waits: list[int], lock: threading.Lock) -> dict | None:
     """The bot's next task; while the service says ``Retry-After``, asks again (for at most ``max_wait`` seconds)."""
-    waited = 0.0
-    while True:
+
+    def ask() -> httpx.Response:
         response = client.post(f"/api/v1/jobs/{job}/tasks/next")
         _raise_for(response)
-        if response.status_code != 204:
-            return response.json()
-        retry = response.headers.get("retry-after")
-        if retry is None or waited >= max_wait:
-            return None
-        pause = min(float(retry), POLL_SECONDS, max_wait - waited)
+        return response
+
+    def count(_delay: float, _response: httpx.Response) -> None:
         with lock:
             waits[0] += 1
-        time.sleep(pause)
-        waited += pause
+
+    poll = SERVICE_POLL.with_(deadline_s=max_wait)
+    response = poll.call(ask, retry_if_result=_come_back_later, wait_hint=_retry_after, on_wait=count)
+    return None if response.status_code == 204 else response.json()
+
+
+def _come_back_later(response: httpx.Response) -> bool:
+    """No task now, but images are leased to others: the service says when to ask again."""
+    return response.status_code == 204 and "retry-after" in response.headers
+
+
+def _retry_after(response: httpx.Response) -> float:
+    return float(response.headers["retry-after"])
 
 
 def _client(url: str, token: str) -> httpx.Client:

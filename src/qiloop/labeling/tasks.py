@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from qiloop.core.errors import NotFoundError
 from qiloop.core.records import Box
+from qiloop.core.retry import TASK_LEASE
 from qiloop.labeling import boxes as box_json
 from qiloop.labeling import gold_prelabels, leases
 from qiloop.labeling.backlog import retry_after
@@ -42,8 +43,6 @@ from qiloop.labeling.lifecycle import refuse_cancelled, refuse_unless_open
 from qiloop.labeling.models import Annotation, GoldItem, Job, JobItem, Task, TaskState, User
 from qiloop.labeling.verification import consolidate_item
 from qiloop.labeling.workforce import active_user
-
-_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -83,14 +82,13 @@ def next_task(db: Database, job_name: str, username: str, now: datetime | None =
 
 def offer_task(db: Database, job_name: str, username: str, now: datetime | None = None) -> Offer:
     """Like :func:`next_task`, and when no task is free, the seconds until one may be (see ``labeling.backlog``)."""
-    for attempt in range(_ATTEMPTS):
-        try:
-            with db.session() as session:
-                return _lease(session, job_name, username, now or utcnow())
-        except IntegrityError:  # the same worker asked twice at once: the other request won
-            if attempt == _ATTEMPTS - 1:
-                raise
-    return Offer(None)  # pragma: no cover
+
+    def lease() -> Offer:
+        with db.session() as session:
+            return _lease(session, job_name, username, now or utcnow())
+
+    # IntegrityError: the same worker asked twice at once and the other request won; ask again.
+    return TASK_LEASE.call(lease, retry_on=IntegrityError)
 
 
 def submit(

@@ -5,14 +5,13 @@ never replaces an existing one, on S3 with a conditional put (``If-None-Match``,
 asked for by :func:`qiloop.storage.backends.delta_options`). When two writers
 race for the same version, delta-rs re-checks for conflicts and retries (blind
 appends never conflict with each other); a commit that still fails is retried
-here with jittered back-off. A writer killed mid-append leaves at most data files
-no version refers to: readers see the table as it was, or with the whole append.
+here under the :data:`~qiloop.core.retry.DELTA_COMMIT` policy. A writer killed
+mid-append leaves at most data files no version refers to: readers see the
+table as it was, or with the whole append.
 """
 
 from __future__ import annotations
 
-import random
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -22,12 +21,12 @@ from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from qiloop.core.errors import NotFoundError, StoreError
+from qiloop.core.retry import DELTA_COMMIT, DELTA_LOG_RETRIES, Policy
 from qiloop.labelstore.schema import SCHEMA
 
 # Append-only is enforced by the table itself; old commit files are kept forever so
 # time travel reaches every version (there is no vacuum: data files are never removed).
 TABLE_PROPERTIES = {"delta.appendOnly": "true", "delta.enableExpiredLogCleanup": "false"}
-_ATTEMPTS = 12
 
 
 @dataclass(frozen=True)
@@ -60,33 +59,38 @@ def _is_missing_version(exc: Exception) -> bool:
     return "version" in text and ("not" in text or "invalid" in text)
 
 
-def append(url: str, options: dict[str, str], rows_for, *, attempts: int = _ATTEMPTS) -> tuple[int | None, int]:
+def append(url: str, options: dict[str, str], rows_for, *, policy: Policy = DELTA_COMMIT) -> tuple[int | None, int]:
     """Append the rows ``rows_for(table)`` returns, in one commit, retrying conflicts.
 
     ``rows_for`` sees the table as it is before each attempt, so the rows can be
     re-filtered against records another writer committed meanwhile. A missing
     table is created first (its version 0 is empty; racing creators leave one).
+    A commit that loses the race for a log version (``CommitFailedError``, also
+    what a racing creator gets) is tried again under ``policy``; any other
+    failure of the store is reported at once.
 
     Returns:
         (version written or ``None`` when there was nothing to write, rows written).
     """
-    for attempt in range(attempts):
+    rows = pa.table({})
+
+    def attempt() -> tuple[int | None, int]:
+        nonlocal rows
         table = open_table(url, options) or _create(url, options)
-        rows: pa.Table = rows_for(table)
+        rows = rows_for(table)
         if rows.num_rows == 0:
             return None, 0
-        try:
-            write_deltalake(table, rows, mode="append", commit_properties=CommitProperties(max_commit_retries=50))
-        except (CommitFailedError, DeltaError) as exc:
-            if attempt + 1 == attempts or not _retryable(exc):
-                raise StoreError(
-                    f"appending {rows.num_rows} label records to {url} failed: {exc}",
-                    hint="nothing was committed; retrying the same append is safe (it is idempotent)",
-                ) from exc
-            time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
-            continue
+        properties = CommitProperties(max_commit_retries=DELTA_LOG_RETRIES)
+        write_deltalake(table, rows, mode="append", commit_properties=properties)
         return table.version(), rows.num_rows  # the handle now stands at the commit it made
-    raise AssertionError("unreachable")
+
+    try:
+        return policy.call(attempt, retry_on=CommitFailedError, what=f"appending label records to {url}")
+    except (DeltaError, OSError) as exc:
+        raise StoreError(
+            f"appending {rows.num_rows} label records to {url} failed: {exc}",
+            hint="nothing was committed; retrying the same append is safe (it is idempotent)",
+        ) from exc
 
 
 def _create(url: str, options: dict[str, str]) -> DeltaTable:
@@ -94,13 +98,6 @@ def _create(url: str, options: dict[str, str]) -> DeltaTable:
         url, schema=SCHEMA, mode="ignore", configuration=TABLE_PROPERTIES, storage_options=options or None
     )
     return DeltaTable(url, storage_options=options or None)
-
-
-def _retryable(exc: Exception) -> bool:
-    if isinstance(exc, CommitFailedError):
-        return True
-    text = str(exc).lower()
-    return any(word in text for word in ("conflict", "already exists", "concurrent", "transaction"))
 
 
 def read(table: DeltaTable, columns: list[str], where: pl.Expr | None = None) -> pl.DataFrame:

@@ -1,28 +1,36 @@
 """Appending to a Delta table that other processes append to at the same time.
 
 Delta commits are optimistic: two writers that race for the same log version
-both write their data files, and the loser's commit fails. Appends never
-conflict in content, so the loser simply tries again after a random back-off
-(doubling each time). Failures of the store itself are not retried here: they
-become a :class:`StoreError` with the caller's hint.
+both write their data files, and the loser's commit fails. delta-rs retries such
+a commit by itself (:data:`~qiloop.core.retry.DELTA_LOG_RETRIES` times; blind
+appends never conflict in content); a commit that still fails raises
+``CommitFailedError`` and is tried again under the
+:data:`~qiloop.core.retry.DELTA_COMMIT` policy. Failures of the store itself
+(any other ``DeltaError``, an ``OSError``) are not retried here: they become a
+:class:`StoreError` with the caller's hint.
 """
 
 from __future__ import annotations
 
-import random
-import time
-
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError
 
 from qiloop.core.errors import StoreError
+from qiloop.core.retry import DELTA_COMMIT, DELTA_LOG_RETRIES, Policy
 
-COMMIT_ATTEMPTS = 8
+COMMIT_RETRY_ON = (CommitFailedError,)  # lost the race for a log version: the only failure worth another try
 
 
 def append(
-    table: DeltaTable, data: pa.Table, options: dict[str, str] | None, *, what: str, busy: str, down: str
+    table: DeltaTable,
+    data: pa.Table,
+    options: dict[str, str] | None,
+    *,
+    what: str,
+    busy: str,
+    down: str,
+    policy: Policy = DELTA_COMMIT,
 ) -> None:
     """Commit ``data`` to ``table`` in one transaction, retrying when another writer wins the race.
 
@@ -30,17 +38,24 @@ def append(
         what: What the rows are, for messages ("12 index rows").
         busy: The hint when every attempt lost the race.
         down: The hint when the store failed.
+        policy: How often and how long to retry a lost race.
 
     Raises:
-        StoreError: The store failed, or :data:`COMMIT_ATTEMPTS` commits all lost.
+        StoreError: The store failed, or every commit the policy allows lost.
     """
-    for attempt in range(COMMIT_ATTEMPTS):
-        try:
-            write_deltalake(table, data, mode="append", storage_options=options or None)
-            return
-        except CommitFailedError as exc:
-            if attempt == COMMIT_ATTEMPTS - 1:
-                raise StoreError(f"could not commit {what} after {COMMIT_ATTEMPTS} attempts: {exc}", hint=busy) from exc
-            time.sleep(random.uniform(0.05, 0.2) * 2**attempt)
-        except (DeltaError, OSError) as exc:
-            raise StoreError(f"could not write {what}: {exc}", hint=down) from exc
+
+    def commit() -> None:
+        write_deltalake(
+            table,
+            data,
+            mode="append",
+            storage_options=options or None,
+            commit_properties=CommitProperties(max_commit_retries=DELTA_LOG_RETRIES),
+        )
+
+    try:
+        policy.call(commit, retry_on=COMMIT_RETRY_ON, what=f"committing {what}")
+    except CommitFailedError as exc:
+        raise StoreError(f"could not commit {what} after {policy.attempts} attempts: {exc}", hint=busy) from exc
+    except (DeltaError, OSError) as exc:
+        raise StoreError(f"could not write {what}: {exc}", hint=down) from exc

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
 from qiloop.core.components import ComponentKind
 from qiloop.core.deployments import Deployment, DeploymentState, SignedDeployment, admission_problem
 from qiloop.core.errors import InvalidRecordError
+from qiloop.core.retry import DOWNLOAD, Interrupted
 from qiloop.edge.agent.config import AgentConfig
 from qiloop.edge.agent.download import TransferError
 from qiloop.edge.agent.failpoint import Failpoints
@@ -182,18 +182,15 @@ class Deployer:
         return process_specs(self.home, self.config, running, configuration_of(self.state, running, deployment))
 
     def _retry(self, step):
-        """Run ``step``, retrying a :class:`TransferError` with back-off for ``download_retry_s``."""
-        deadline, delay = time.monotonic() + self.config.download_retry_s, 0.2
-        while True:
-            try:
-                return step()
-            except TransferError as exc:
-                if time.monotonic() + delay > deadline:
-                    raise
-                log.warning("%s; retrying in %.1f s", exc.message, delay)
-                if self.stop.wait(delay):
-                    raise Stopping(exc.message) from exc
-                delay = min(delay * 2, 10.0)
+        """Run ``step``, retrying a :class:`TransferError` under :data:`DOWNLOAD` until ``download_retry_s``."""
+        policy = DOWNLOAD.with_(deadline_s=self.config.download_retry_s)
+        try:
+            return policy.call(
+                step, retry_on=TransferError, stop=self.stop, log=log, what="fetching from the controller"
+            )
+        except Interrupted as exc:
+            error = exc.error
+            raise Stopping(error.message if isinstance(error, TransferError) else str(exc)) from error
 
     def _enter(self, deployment: Deployment, state: S, *, previous: dict | None = None) -> None:
         if state != S.RECEIVED:

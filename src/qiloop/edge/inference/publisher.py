@@ -4,7 +4,8 @@ One background thread owns the paho client and drives its network loop, so the
 callbacks run on that thread and need no locks. It keeps at most ``max_inflight``
 messages published but unacknowledged; a message leaves the outbox only in
 ``on_publish``, i.e. when the broker's PUBACK arrives. When the broker goes away
-the thread reconnects with capped exponential back-off; paho re-sends its
+the thread reconnects under the :data:`~qiloop.core.retry.BROKER_RECONNECT` policy
+(capped exponential back-off, stopped promptly by :meth:`MqttPublisher.stop`); paho re-sends its
 unacknowledged messages after the reconnect, and a restarted process re-sends
 everything still in the outbox. Duplicates are therefore possible (QoS 1): every
 payload carries ``device_id`` and ``sequence`` so the cloud side drops them.
@@ -22,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 
 from qiloop.core.errors import ConfigurationError
+from qiloop.core.retry import BROKER_RECONNECT, Interrupted
 from qiloop.edge.inference.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,7 @@ class MqttPublisher:
         self._inflight: dict[int, int] = {}  # paho mid -> outbox sequence
         self._early: set[int] = set()  # mids reported before publish() returned
         self._cursor = 0  # highest sequence handed to paho by this process
+        self._refused: object = None  # the reason code of a refused CONNACK
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         client.on_connect = self._on_connect
@@ -152,29 +155,35 @@ class MqttPublisher:
             raise
 
     def _loop(self) -> None:
-        delay = self.backoff[0]
-        socket_open = False
+        reconnect = BROKER_RECONNECT.with_(first_s=self.backoff[0], max_s=self.backoff[1])
         while not self._stop.is_set():
-            if not socket_open:
-                try:
-                    self.client.reconnect()
-                    socket_open = True
-                except OSError as exc:
-                    log.info("broker unreachable (%s); next attempt in %.1f s", exc, delay)
-                    self._stop.wait(delay)
-                    delay = min(delay * 2, self.backoff[1])
-                    continue
-            if self.client.loop(timeout=self.poll_s) != mqtt.MQTT_ERR_SUCCESS:
-                socket_open = self.connected = False
-                self._stop.wait(delay)
-                delay = min(delay * 2, self.backoff[1])
-                continue
-            if self.connected:
-                delay = self.backoff[0]
-                self._fill()
-        if socket_open:
-            self.client.disconnect()
-            self.client.loop(timeout=self.poll_s)
+            try:
+                reconnect.call(self._open, retry_on=OSError, stop=self._stop, log=log, what="connecting to the broker")
+            except Interrupted:
+                return
+            while not self._stop.is_set() and self.client.loop(timeout=self.poll_s) == mqtt.MQTT_ERR_SUCCESS:
+                if self.connected:
+                    self._fill()
+            if self._stop.is_set():
+                self.client.disconnect()
+                self.client.loop(timeout=self.poll_s)
+                return
+            self.connected = False
+
+    def _open(self) -> None:
+        """Open the socket and wait for the broker's CONNACK.
+
+        Raises:
+            OSError: The broker is unreachable, refused the session, or closed the socket first.
+        """
+        self._refused = None
+        self.client.reconnect()
+        while not self.connected and not self._stop.is_set():
+            rc = self.client.loop(timeout=self.poll_s)
+            if self._refused is not None:
+                raise ConnectionRefusedError(f"the broker refused the connection: {self._refused}")
+            if rc != mqtt.MQTT_ERR_SUCCESS:
+                raise ConnectionError(f"the broker closed the connection ({mqtt.error_string(rc)})")
 
     def _fill(self) -> None:
         room = self.max_inflight - len(self._inflight)
@@ -195,7 +204,7 @@ class MqttPublisher:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            log.warning("broker refused the connection: %s", reason_code)
+            self._refused = reason_code
             return
         self.connected = True
         self.connects += 1
