@@ -24,6 +24,7 @@ from mqtt_helpers import require_broker
 from qiloop.broker import EmbeddedBroker
 from qiloop.cli.main import main
 from qiloop.core.records import Box
+from qiloop.core.retry import STORE_WRITE
 from qiloop.edge.inference import MqttPublisher, Outbox
 from qiloop.fleet.collector import Collector
 from qiloop.fleet.results_db import ResultsDB
@@ -202,7 +203,7 @@ def test_a_storage_outage_holds_the_message_until_the_store_is_back(fleet, tmp_p
     box = Outbox(tmp_path / "outbox.sqlite", device_id="cam-4", max_bytes=10_000_000)
     box.put(f"{fleet.device_root}/cam-4/feedback", device.feedback(1, png(4)), kind="feedback")
     collector = fleet.collector()
-    collector.retry_delays = (0.3,) * 20
+    collector.retry = STORE_WRITE.with_(first_s=0.3, max_s=0.3, attempts=21)
     with collector:
         threading.Timer(1.0, blocker.unlink).start()  # the store comes back after a second
         fleet.send(box)
@@ -228,7 +229,7 @@ def test_a_message_that_cannot_be_stored_is_kept_in_the_dead_letter_folder(fleet
     payload = device.feedback(1, png(5))
     box.put(f"{fleet.device_root}/cam-5/feedback", payload, kind="feedback")
     collector = fleet.collector()
-    collector.retry_delays = (0.1, 0.1)
+    collector.retry = STORE_WRITE.with_(first_s=0.1, max_s=0.1, attempts=3)
     with collector:
         fleet.send(box)
         deadline = time.monotonic() + 15
@@ -241,3 +242,20 @@ def test_a_message_that_cannot_be_stored_is_kept_in_the_dead_letter_folder(fleet
     kept = json.loads(parked.read_text())
     assert kept["topic"] == f"{fleet.device_root}/cam-5/feedback"
     assert json.loads(kept["payload"]) == json.loads(payload)  # the whole message, image included
+
+
+def test_a_failure_that_would_repeat_goes_to_the_dead_letter_folder_without_waiting(fleet, tmp_path):
+    device = Device("cam-6")
+    box = Outbox(tmp_path / "outbox.sqlite", device_id="cam-6", max_bytes=10_000_000)
+    box.put(f"{fleet.device_root}/cam-6/feedback", device.feedback(1, png(6)), kind="feedback")
+    collector = fleet.collector()
+    collector.retry = STORE_WRITE.with_(first_s=30.0, max_s=30.0)  # a retry would hold the message for minutes
+    collector.intake.db.close()  # reading through a closed connection is a bug, not an outage: retrying cannot help
+    with collector:
+        fleet.send(box)
+        deadline = time.monotonic() + 15
+        while collector.stats().of("feedback")["received"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert collector.stats().of("feedback")["failed"] == 1
+    box.close()
+    assert len(list((fleet.settings.home / "fleet-dead-letter").iterdir())) == 1
