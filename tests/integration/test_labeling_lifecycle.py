@@ -6,8 +6,8 @@ real clock with one-second timeouts.
 
 from __future__ import annotations
 
-import time
 from contextlib import ExitStack
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -17,7 +17,7 @@ from qiloop.core.errors import NotFoundError
 from qiloop.core.records import Box
 from qiloop.labeling import jobs, lifecycle, tasks, verification
 from qiloop.labeling.api import access
-from qiloop.labeling.db import Database
+from qiloop.labeling.db import Database, utcnow
 from qiloop.labeling.errors import ConflictError
 from qiloop.labeling.models import JobItem, Task, User
 from qiloop.labelstore import LabelStore
@@ -146,8 +146,7 @@ def test_a_worker_without_a_task_learns_whether_and_when_to_ask_again(db, stores
     assert wait.task is None and wait.retry_after is not None and 0 < wait.retry_after <= 1.0
     # bob has seen every image: nothing is left for him, whatever the leases do.
     assert tasks.offer_task(db, "job-1", "bob") == tasks.Offer(None, None)
-    time.sleep(wait.retry_after + 0.1)
-    late = tasks.offer_task(db, "job-1", "cy")
+    late = tasks.offer_task(db, "job-1", "cy", now=utcnow() + timedelta(seconds=wait.retry_after + 0.1))
     assert late.task is not None and late.task.image_sha256 == stalled.task.image_sha256
     assert tasks.submit(db, late.task.id, "cy", [SCRATCH]) is True
     assert tasks.offer_task(db, "job-1", "cy") == tasks.Offer(None, None)

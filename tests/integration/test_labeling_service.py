@@ -10,7 +10,7 @@ import threading
 import time
 from collections import Counter
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +19,7 @@ from labeling_helpers import add_users, ingest_images, labeling_db_url
 from qiloop.core.errors import InvalidRecordError, NotFoundError
 from qiloop.core.records import Box, LabelRecord, LabelSource, LabelStatus
 from qiloop.labeling import jobs, tasks, verification
-from qiloop.labeling.db import Database
+from qiloop.labeling.db import Database, utcnow
 from qiloop.labeling.errors import ConflictError, PermissionDeniedError
 from qiloop.labeling.goldset import add_gold
 from qiloop.labeling.models import Annotation, JobItem, Task
@@ -166,8 +166,7 @@ def test_abandoned_task_returns_to_the_queue_when_its_lease_runs_out(db, stores)
     assert held is not None and held.image_sha256 == record.sha256 and held.prelabels == ()
     assert tasks.next_task(db, "job-1", "ann").id == held.id  # asking again returns the same task
     assert tasks.next_task(db, "job-1", "bob") is None  # the only slot is leased
-    time.sleep(1.3)
-    taken = tasks.next_task(db, "job-1", "bob")
+    taken = tasks.next_task(db, "job-1", "bob", now=utcnow() + timedelta(seconds=1.3))  # after the lease ran out
     assert taken is not None and taken.image_sha256 == record.sha256 and taken.id != held.id
     with pytest.raises(ConflictError, match="lease"):
         tasks.submit(db, held.id, "ann", [SCRATCH])
