@@ -72,6 +72,8 @@ def jobs_create(
     from qiloop.labelstore import LabelStore
     from qiloop.storage import ImageStore
 
+    if instructions_file is not None:
+        user_file(instructions_file, what="instructions file")
     settings, db = open_database(home)
     store = ImageStore.from_settings(settings)
     prelabels, prelabel_source = None, None
@@ -90,11 +92,7 @@ def jobs_create(
             prelabel_model, settings, db, store, name, records, feedback=prelabels,
             classes=classes or settings.classes, gold=gold_every > 0, progress=not json_out,
         )  # fmt: skip
-    text = (
-        user_file(instructions_file, what="instructions file").read_text(encoding="utf-8")
-        if instructions_file
-        else instructions
-    )
+    text = instructions_file.read_text(encoding="utf-8") if instructions_file else instructions
     spec = jobs.JobSpec.build(
         name=name,
         classes=classes or settings.classes,

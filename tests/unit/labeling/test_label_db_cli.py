@@ -15,6 +15,7 @@ from qiloop.labeling import migrate
 
 @pytest.fixture
 def home(tmp_path):
+    (tmp_path / "home").mkdir()  # an existing home without a labelling database yet
     return str(tmp_path / "home")
 
 
@@ -55,6 +56,12 @@ def test_downgrade_asks_first_and_unknown_revisions_are_usage_errors(home, capsy
     assert json.loads(run(capsys, "current", "--home", home, "--json")[1])["up_to_date"] is True
     assert main(["labeling", "db", "upgrade", "9999", "--home", home]) == ConfigurationError.exit_code
     assert "qiloop labeling db history" in capsys.readouterr().err
+
+
+def test_current_on_a_missing_home_does_not_create_it(tmp_path, capsys):
+    missing = tmp_path / "typo"
+    assert main(["labeling", "db", "current", "--home", str(missing)]) == 5
+    assert "no qiloop home" in capsys.readouterr().err and not missing.exists()
 
 
 def test_a_database_migrated_by_a_newer_qiloop_stops_every_command(home, capsys, tmp_path):
