@@ -7,6 +7,7 @@ so the devices are the same real ``qiloop agent run`` processes the nucleus test
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -25,12 +26,16 @@ from qiloop.settings import Settings
 
 def forget_session(port: int, client_id: str) -> None:
     """Drop the broker's persistent session of ``client_id`` (connect clean, disconnect)."""
+    connected = threading.Event()
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    client.on_connect = lambda *_: connected.set()
     client.connect("127.0.0.1", port)
     client.loop_start()
-    time.sleep(0.2)
-    client.disconnect()
-    client.loop_stop()
+    try:
+        assert connected.wait(10), f"no CONNACK from the broker on port {port}"  # the session is dropped by then
+    finally:
+        client.disconnect()
+        client.loop_stop()
 
 
 class CloudFleet:

@@ -49,11 +49,10 @@ def append_batches(url: str, worker: int, batches: int, size: int, start) -> lis
 def run_workers(url: str, jobs: list[tuple[int, int, int]]) -> list[list[tuple[int | None, int]]]:
     ctx = multiprocessing.get_context("spawn")
     with ctx.Manager() as manager:
-        start = manager.Event()
+        start = manager.Barrier(len(jobs) + 1)  # every child at the start line, then all go at once
         with ctx.Pool(len(jobs)) as pool:
             pending = [pool.apply_async(append_batches, (url, *job, start)) for job in jobs]
-            time.sleep(1.0)  # let every child import and wait at the start line
-            start.set()
+            start.wait(timeout=120)
             return [p.get(timeout=300) for p in pending]
 
 

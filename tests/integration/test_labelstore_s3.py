@@ -114,11 +114,10 @@ def append_batches(endpoint: str, name: str, worker: int, start) -> list[int | N
 def test_two_processes_append_to_s3_at_once(endpoint):
     ctx = multiprocessing.get_context("spawn")
     with ctx.Manager() as manager:
-        start = manager.Event()
+        start = manager.Barrier(3)  # both children at the start line, then both go at once
         with ctx.Pool(2) as pool:
             pending = [pool.apply_async(append_batches, (endpoint, "concurrent", w, start)) for w in range(2)]
-            time.sleep(1.0)
-            start.set()
+            start.wait(timeout=120)
             versions = [v for p in pending for v in p.get(timeout=300)]
     store = s3_store(endpoint, "concurrent")
     assert store.stats()["records"] == 200

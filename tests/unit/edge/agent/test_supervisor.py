@@ -14,7 +14,10 @@ from qiloop.core.errors import ConfigurationError
 from qiloop.edge.agent.supervisor import ProcessSpec, Supervisor, fill
 
 SLEEPER = "import time\nwhile True: time.sleep(0.05)"
-STUBBORN = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True: time.sleep(0.05)"
+STUBBORN = (  # says when its handler is in place: a file "ready" in WHERE
+    "import os, signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "open(os.path.join(os.environ['WHERE'], 'ready'), 'w').close()\nwhile True: time.sleep(0.05)"
+)
 
 
 def _spec(tmp_path, code: str, name: str = "app", **lifecycle) -> ProcessSpec:
@@ -57,7 +60,10 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_grace(tmp_path):
     sup = Supervisor(tmp_path, stop_timeout_s=0.5)
     sup.start(_spec(tmp_path, STUBBORN))
     pid = sup.children["app"].proc.pid
-    time.sleep(0.3)  # let it install its handler
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "ready").exists():  # its SIGTERM handler is installed
+        assert time.monotonic() < deadline and _alive(pid), "the child never installed its handler"
+        time.sleep(0.01)
     started = time.monotonic()
     sup.stop("app")
     assert not _alive(pid) and 0.4 < time.monotonic() - started < 5
@@ -76,7 +82,7 @@ def test_a_crash_loop_marks_the_component_failed(tmp_path):
 def test_a_clean_exit_is_not_restarted_on_failure_policy(tmp_path):
     sup = Supervisor(tmp_path)
     sup.start(_spec(tmp_path, "pass", restart="on-failure"))
-    time.sleep(0.5)
+    sup.children["app"].proc.wait(10)  # it exited; the next poll decides about a restart
     assert sup.poll() == ["app"] and len(sup.children["app"].exits) == 1
 
 
