@@ -102,7 +102,7 @@ def device(tmp_path, fleet):
     store, signer, server = fleet
     home = DeviceHome(tmp_path / "home")
     TrustStore.add(home.trusted_keys, signer.public_key)
-    config = AgentConfig(home=home.root, device_id=DEVICE, controller_url=server.url, health_window_s=0.4,
+    config = AgentConfig(home=home.root, device_id=DEVICE, controller_url=server.url, health_window_s=0.8,
                          download_retry_s=0.3, stop_timeout_s=2)  # fmt: skip
     outbox = Outbox(home.root / "reports.sqlite", device_id=DEVICE, max_bytes=1 << 20, drop_policy="newest")
     dev = Device(config, home, AgentState(home.state_path), TrustStore.load(home.trusted_keys),
@@ -120,8 +120,13 @@ def device(tmp_path, fleet):
 
 
 def _app(store: ComponentStore, version: str, *, program: str = SLEEPER, archive: bytes | None = None) -> Component:
-    """A component running ``app.py`` from its ``app.zip`` (``program`` unless ``archive`` is given)."""
-    lifecycle = Lifecycle(command=["{python}", "{component}/app.py"], unpack=["app.zip"], max_restarts=0)
+    """A component running ``app.py`` from its ``app.zip`` (``program`` unless ``archive`` is given).
+
+    The program ``CRASHES`` runs as a shell that exits at once, so the crash lands well inside the
+    health window even on a busy machine.
+    """
+    command = ["/bin/sh", "-c", "exit 3"] if program == CRASHES else ["{python}", "{component}/app.py"]
+    lifecycle = Lifecycle(command=command, unpack=["app.zip"], max_restarts=0)
     archive = archive or build_zip([("app.py", f"# app {version}\n{program}".encode(), REGULAR)])
     return store.publish("app", version, "inference", {"app.zip": archive}, lifecycle=lifecycle)
 
