@@ -117,7 +117,8 @@ class Installer:
         """Build the version folder of a downloaded component and mark it complete (idempotent).
 
         Raises:
-            UnsafeArchiveError: An archive tried to leave its folder, hold a link or expand too far.
+            UnsafeArchiveError: An archive tried to leave its folder, hold a link or expand too far, or cannot
+                be unpacked (a corrupt entry, a lying size, a name the file system refuses).
             DeploymentRefused: A file is missing from ``downloads/`` or an archive is not one of the files.
         """
         name, version = component.name, component.version
