@@ -123,6 +123,7 @@ def demo(
             f"done in {time.perf_counter() - started:.1f} s — home: {settings.home}\n"
             f"try: qiloop labels stats --home {settings.home}\n"
             f"     qiloop models ls --home {settings.home}\n"
+            f"     qiloop labeling serve --home {settings.home}\n"
             f"     mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}",
             title="qiloop demo",
         )
