@@ -5,6 +5,10 @@ bytes, ingests them into the image store (content-addressed, so re-importing is
 free), checks the file's image size against the real image, and appends the
 records to the label store in one commit. A bad row or a missing image is
 reported with its line and never stops the rest.
+
+A reference is read only when it names a regular file no larger than any
+image within the store's pixel limit: ``/dev/zero``, a FIFO or a link to a
+device is refused for its row with the reason, never read or waited on.
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ from qiloop.core.errors import FormatError, ImageRejectedError, QiloopError
 from qiloop.core.records import ImageRecord, LabelRecord
 from qiloop.labelstore.formats.draft import LabelDraft, ParseResult
 from qiloop.labelstore.formats.labels_csv import REFERENCE_PREFIX, map_prefix
+from qiloop.storage.files import FileRefused, read_regular
 
 
 class ImageSink(Protocol):
+    max_image_bytes: int
+
     def ingest_bytes(self, data: bytes, *, name: str, source: str = ..., captured_at=...) -> ImageRecord: ...
 
     def batch(self) -> AbstractContextManager: ...
@@ -68,7 +75,8 @@ def resolve_records(
         read: how to read a resolved reference (default: local files).
         progress: called once per draft.
     """
-    read = read or (lambda ref: Path(ref).read_bytes())
+    limit = images.max_image_bytes
+    read = read or (lambda ref: read_regular(ref, max_bytes=limit))
     records: list[LabelRecord] = []
     errors: list[QiloopError] = list(parsed.errors)
     with images.batch():  # one image-index commit per batch, not per image
@@ -88,12 +96,16 @@ def _resolve(draft: LabelDraft, images, root, prefix, source, read) -> LabelReco
     ref = map_prefix(draft.image_ref, prefix, root) if root is not None else draft.image_ref
     try:
         data = read(ref)
-    except (FileNotFoundError, IsADirectoryError) as exc:
+    except FileNotFoundError as exc:
         raise FormatError(
             f"image not found at {ref}",
             **where,
             hint="check --images-root and --prefix: the reference must map onto an existing file",
         ) from exc
+    except FileRefused as exc:
+        raise FormatError(f"image refused: {ref} is {exc}", **where, hint="reference image files only") from exc
+    except OSError as exc:
+        raise FormatError(f"cannot read the image at {ref}: {exc.strerror or exc}", **where) from exc
     try:
         image = images.ingest_bytes(data, name=Path(ref).name, source=source)
     except ImageRejectedError as exc:

@@ -37,6 +37,7 @@ from qiloop.storage.feedback import FEEDBACK_FOLDER, FeedbackLog
 from qiloop.storage.grouping import compile_group_pattern
 from qiloop.storage.index import ImageIndex, to_record
 from qiloop.storage.ingest import Ingestion, IngestReport
+from qiloop.storage.probe import max_image_bytes
 
 DEFAULT_GROUP_PATTERN: str = Settings.model_fields["group_pattern"].default
 DEFAULT_MAX_PIXELS: int = Settings.model_fields["max_image_pixels"].default
@@ -125,6 +126,11 @@ class ImageStore:
     @property
     def url(self) -> str:
         return self._blobs.root_url
+
+    @property
+    def max_image_bytes(self) -> int:
+        """The largest file an image within this store's pixel limit can be; readers refuse larger ones unread."""
+        return max_image_bytes(self._ingestion.max_pixels)
 
     @property
     def feedback(self) -> FeedbackLog:

@@ -30,7 +30,8 @@ from qiloop.core.errors import FormatError, InvalidRecordError
 from qiloop.core.records import Box
 from qiloop.labelstore.formats import extras
 from qiloop.labelstore.formats.draft import LabelDraft, ParseResult
-from qiloop.labelstore.formats.jsonfields import as_int, as_list, as_number, member
+from qiloop.labelstore.formats.jsonfields import as_int, as_list, as_number, loads_json, member
+from qiloop.labelstore.formats.textfile import read_text
 
 
 def loads(
@@ -51,7 +52,7 @@ def loads(
     """
     result = ParseResult()
     try:
-        doc = json.loads(text)
+        doc = loads_json(text)
         images = as_list(member(doc, "images", "the document"), "images")
         annotations = as_list(doc.get("annotations", []), "annotations")
         category_class = _categories(as_list(member(doc, "categories", "the document"), "categories"), classes)
@@ -77,10 +78,11 @@ def loads(
                 )
             draft = _image_draft(image, by_image.get(image_id, []), category_class, fallback, position)
             result.drafts.append(draft)
-        except (FormatError, InvalidRecordError) as exc:
+        except (FormatError, InvalidRecordError, ValueError, ArithmeticError) as exc:
             name = image.get("file_name") if isinstance(image, dict) else None
-            message = f"image #{position} (id {image_id!r}, {name!r}): {exc.message}"
-            result.errors.append(FormatError(message, source=source, line=position, hint=exc.hint))
+            reason = exc.message if isinstance(exc, (FormatError, InvalidRecordError)) else f"unusable value: {exc}"
+            message = f"image #{position} (id {image_id!r}, {name!r}): {reason}"
+            result.errors.append(FormatError(message, source=source, line=position, hint=getattr(exc, "hint", None)))
     for image_id, anns in by_image.items():
         if image_id is None or image_id not in counts:
             for position, ann in anns:
@@ -223,9 +225,8 @@ def dumps(drafts: Iterable[LabelDraft], *, classes: Sequence[str]) -> str:
 
 
 def read(path: str | Path, **options: Any) -> ParseResult:
-    """Parse a COCO JSON file; ``options`` as for :func:`loads`."""
-    path = Path(path)
-    return loads(path.read_text(encoding="utf-8-sig"), source=str(path), **options)
+    """Parse a COCO JSON file (UTF-8, a regular file within the size limit); ``options`` as for :func:`loads`."""
+    return loads(read_text(path), source=str(path), **options)
 
 
 def write(path: str | Path, drafts: Iterable[LabelDraft], **options: Any) -> Path:

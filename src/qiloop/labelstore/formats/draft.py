@@ -14,14 +14,16 @@ from datetime import datetime
 from qiloop.core.errors import FormatError, InvalidRecordError
 from qiloop.core.records import Box, LabelRecord, LabelSource, LabelStatus, utc
 
+INT32_MAX = 2**31 - 1  # the label store keeps sizes and class ids as int32 (see labelstore.schema)
+
 
 @dataclass(frozen=True)
 class LabelDraft:
     """A parsed label whose image is known only by reference.
 
     It checks what a label file alone can tell (image size, boxes inside the
-    image) on construction, so a parser reports a bad entry at its line rather
-    than at the later store write. ``event_time`` is normalised to UTC.
+    image, numbers that fit the store's int32 columns) on construction, so a
+    parser reports a bad entry at its line rather than at the later store write. ``event_time`` is normalised to UTC.
     ``line`` (where the entry was parsed) does not take part in equality.
     """
 
@@ -45,9 +47,19 @@ class LabelDraft:
                 f"image size {self.image_width}x{self.image_height} is not positive",
                 hint="give the image's width and height in pixels",
             )
+        if max(self.image_width, self.image_height) > INT32_MAX:
+            raise InvalidRecordError(
+                f"image size {self.image_width}x{self.image_height} is too large for the label store",
+                hint=f"width and height are at most {INT32_MAX:,} pixels",
+            )
         if not 1 <= self.image_depth <= 4:
             raise InvalidRecordError(f"image depth {self.image_depth} is not 1 to 4", hint="use 3 for RGB, 1 for grey")
         for i, box in enumerate(self.annotations):
+            if box.class_id > INT32_MAX:
+                raise InvalidRecordError(
+                    f"annotation {i} has class id {box.class_id}, too large for the label store",
+                    hint=f"class ids count from 0 and are at most {INT32_MAX:,}",
+                )
             if not box.fits(self.image_width, self.image_height):
                 raise InvalidRecordError(
                     f"annotation {i} {box.xyxy} reaches outside the {self.image_width}x{self.image_height} image",

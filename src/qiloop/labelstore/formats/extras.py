@@ -97,9 +97,11 @@ def parse_time(value: Any, *, what: str) -> datetime:
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
+        return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
     except ValueError as exc:
         raise FormatError(f"{what} {value!r} is not an ISO 8601 time", hint="write e.g. 2022-07-07T12:34:56") from exc
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+        raise FormatError(f"{what} {value!r} is out of range in UTC", hint="years 1 to 9999 in UTC") from exc
 
 
 def number(value: float) -> int | float:

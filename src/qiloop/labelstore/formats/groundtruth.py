@@ -38,12 +38,14 @@ from qiloop.core.errors import FormatError, InvalidRecordError
 from qiloop.core.records import Box, LabelSource, LabelStatus, utc
 from qiloop.labelstore.formats import extras
 from qiloop.labelstore.formats.draft import LabelDraft, ParseResult
-from qiloop.labelstore.formats.jsonfields import as_int, as_list, as_number, member
+from qiloop.labelstore.formats.jsonfields import as_int, as_list, as_number, loads_json, member
+from qiloop.labelstore.formats.textfile import read_text
 
 BOX_TYPE = "groundtruth/object-detection"
 VERIFY_TYPE = "groundtruth/label-verification"
 DEFAULT_ATTRIBUTE = "bounding-box"
 VERDICTS: Mapping[str, LabelStatus] = {"good": LabelStatus.APPROVED, "bad": LabelStatus.REJECTED}
+MAX_LINE_CHARS = 4 * 1024 * 1024  # a line with thousands of boxes is a few hundred KB
 
 
 def loads(
@@ -72,7 +74,12 @@ def loads(
         if not raw.strip():
             continue
         try:
-            entry = json.loads(raw)
+            if len(raw) > MAX_LINE_CHARS:
+                raise FormatError(
+                    f"the line is {len(raw):,} characters long, above the limit of {MAX_LINE_CHARS:,}",
+                    hint="one manifest line describes one image; this one is damaged or not a manifest line",
+                )
+            entry = loads_json(raw)
             result.drafts.append(
                 entry_to_draft(entry, attribute=attribute, classes=classes, status=status, verdicts=verdicts, line=line)
             )
@@ -87,6 +94,8 @@ def loads(
             )
         except (FormatError, InvalidRecordError) as exc:
             result.errors.append(FormatError(exc.message, source=source, line=line, hint=exc.hint))
+        except (ValueError, ArithmeticError) as exc:  # a value no label can hold, e.g. a number out of range
+            result.errors.append(FormatError(f"unusable value: {exc}", source=source, line=line))
     return result
 
 
@@ -254,9 +263,8 @@ def dumps(drafts: Iterable[LabelDraft], *, classes: Sequence[str], attribute: st
 
 
 def read(path: str | Path, **options: Any) -> ParseResult:
-    """Parse a manifest file (UTF-8); ``options`` as for :func:`loads`."""
-    path = Path(path)
-    return loads(path.read_text(encoding="utf-8-sig"), source=str(path), **options)
+    """Parse a manifest file (UTF-8, a regular file within the size limit); ``options`` as for :func:`loads`."""
+    return loads(read_text(path), source=str(path), **options)
 
 
 def write(path: str | Path, drafts: Iterable[LabelDraft], **options: Any) -> Path:

@@ -24,6 +24,7 @@ from pathlib import Path
 from qiloop.core.errors import FormatError, InvalidRecordError
 from qiloop.core.records import Box, LabelStatus
 from qiloop.labelstore.formats.draft import LabelDraft, ParseResult
+from qiloop.labelstore.formats.textfile import read_text
 
 COLUMNS = (
     "source_ref",
@@ -36,6 +37,10 @@ COLUMNS = (
     "status",
 )
 BOX_KEYS = ("class_id", "top", "left", "height", "width")
+_HINT_ROW = {
+    f"field larger than field limit ({csv.field_size_limit()})": "a cell this long is no box list: "
+    "check the row's quoting (an unclosed quote swallows the lines after it)"
+}
 REFERENCE_PREFIX = "s3://${bucket}/pipeline/assets/"
 
 
@@ -61,7 +66,17 @@ def loads(text: str, *, source: str = "labels.csv") -> ParseResult:
         )
         return result
     index = {name: header.index(name) for name in COLUMNS}
-    for line, row in enumerate(reader, start=2):
+    while True:
+        line = reader.line_num + 1  # where the next row starts (a quoted field may span lines)
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a field over csv.field_size_limit(): this row only
+            result.errors.append(
+                FormatError(f"unreadable row: {exc}", source=source, line=line, hint=_HINT_ROW.get(str(exc)))
+            )
+            continue
         if not row or all(not cell.strip() for cell in row):
             continue
         if len(row) != len(header):
@@ -94,6 +109,13 @@ def _draft(fields: dict[str, str], line: int) -> LabelDraft:
     if not math.isfinite(seconds):
         raise FormatError(f"event_time {fields['event_time']!r} is not a finite number")
     try:
+        event_time = datetime.fromtimestamp(round(seconds, 6), tz=timezone.utc)
+    except (OverflowError, OSError, ValueError) as exc:
+        raise FormatError(
+            f"event_time {fields['event_time']!r} is out of range ({exc})",
+            hint="give Unix seconds such as 1657199072.0 (at most 253402300799, the end of year 9999)",
+        ) from exc
+    try:
         status = LabelStatus(fields["status"])
     except ValueError as exc:
         choices = ", ".join(s.value for s in LabelStatus)
@@ -106,7 +128,7 @@ def _draft(fields: dict[str, str], line: int) -> LabelDraft:
         image_height=height,
         image_depth=depth,
         annotations=parse_annotations(fields["annotations"]),
-        event_time=datetime.fromtimestamp(round(seconds, 6), tz=timezone.utc),
+        event_time=event_time,
         labeling_job=fields["labeling_job"],
         status=status,
         line=line,
@@ -184,9 +206,8 @@ def map_prefix(ref: str, prefix: str, root: str | Path) -> str:
 
 
 def read(path: str | Path) -> ParseResult:
-    """Parse a labels.csv file (UTF-8, optional BOM)."""
-    path = Path(path)
-    return loads(path.read_text(encoding="utf-8-sig"), source=str(path))
+    """Parse a labels.csv file (UTF-8, optional BOM; a regular file within the size limit)."""
+    return loads(read_text(path), source=str(path))
 
 
 def write(path: str | Path, drafts: Iterable[LabelDraft]) -> Path:
