@@ -72,11 +72,13 @@ def running_service(
     options: WebOptions | None = None,
     job: str | None = "job-1",
     db_url: str | None = None,
+    upload_store=None,
     **spec,
 ) -> Iterator[Service]:
     """A service on a free port with the users of :data:`USERS`, ``images`` tiny images and (optionally) a job.
 
     ``db_url``: the service database (default SQLite in the home folder; see ``labeling_helpers.labeling_db_url``).
+    ``upload_store``: the image-store handle uploads use (default: the service opens its own).
     """
     settings = Settings(home=tmp_path / "home", **({"labeling_db_url": db_url} if db_url else {}))
     db = Database.from_settings(settings)
@@ -88,7 +90,10 @@ def running_service(
     with db.session() as session:
         for name in USERS:
             tokens[name] = auth.issue_api_token(session, workforce.find_user(session, name), "tests")
-    app = create_app(settings, options or WebOptions(), db=db, image_store=image_store, label_store=label_store)
+    app = create_app(
+        settings, options or WebOptions(), db=db, image_store=image_store, label_store=label_store,
+        upload_store=upload_store,
+    )  # fmt: skip
     try:
         with BackgroundServer(app) as server:
             service = Service(server.url, settings, db, image_store, label_store, records, tokens)

@@ -10,7 +10,6 @@ is stored, and created afterwards from every file that is in the store
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -23,9 +22,6 @@ from qiloop.labeling.jobs import JobSpec, JobSummary
 
 STORED, DUPLICATE, REJECTED = "stored", "duplicate", "rejected"
 MAX_GROUP = 128
-# One ImageStore is not meant for several threads, and requests arrive on the server's worker threads:
-# every use of the service's store (uploads here, image reads in routes_work) holds this lock.
-IMAGE_STORE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -100,6 +96,9 @@ def upload_images(
 ) -> UploadReport:
     """Store uploaded files (read one at a time) and, with ``job``, create that job from them.
 
+    Not thread-safe: ``image_store`` is used by this thread alone for the call (the
+    service gives uploads a handle of their own, see :mod:`qiloop.labeling.api.images`).
+
     Args:
         image_store: The :class:`~qiloop.storage.ImageStore` that checks and keeps the images.
         files: ``(file name, bytes or a readable file)`` pairs; the name is metadata only.
@@ -123,7 +122,7 @@ def upload_images(
     if job is not None:
         _job_name_free(db, job.name)
     report = UploadReport()
-    with IMAGE_STORE_LOCK, image_store.batch():
+    with image_store.batch():
         for name, content in files:
             report.files.append(_store_one(image_store, base_name(name), content, f"upload:{uploader}", group))
     if job is not None:

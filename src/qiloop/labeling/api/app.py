@@ -27,6 +27,7 @@ from qiloop.labeling.api import (
 )
 from qiloop.labeling.api.config import WebOptions
 from qiloop.labeling.api.errors import error_response, install_error_handlers
+from qiloop.labeling.api.images import SharedImages
 from qiloop.labeling.api.limits import install_body_limit
 from qiloop.labeling.api.login_guard import install_proxy_headers
 from qiloop.labeling.api.pages import environment, render_error
@@ -44,6 +45,7 @@ def create_app(
     db: Database | None = None,
     image_store=None,
     label_store=None,
+    upload_store=None,
 ) -> FastAPI:
     """The labelling service's ASGI app.
 
@@ -51,6 +53,8 @@ def create_app(
         settings: Where the database and stores live.
         options: Environment, secret key and cookie policy (default: read from ``QILOOP_*``).
         db, image_store, label_store: Ready collaborators; default: opened from ``settings``.
+        upload_store: The image-store handle uploads use; default: a second handle on
+            ``image_store``'s store, opened on the first upload (see ``labeling.api.images``).
 
     Raises:
         ConfigurationError: The development secret key outside development.
@@ -85,6 +89,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.db, app.state.image_store, app.state.label_store = db, image_store, label_store
+    app.state.images = SharedImages.of(image_store, settings, upload_store)
     app.state.options, app.state.templates = options, environment()
     app.state.settings = settings
     for module in (routes_login, routes_pages, routes_work, routes_review, routes_admin, routes_manage, routes_account):

@@ -17,6 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 from qiloop.core.errors import ConfigurationError
 from qiloop.labeling import uploads
 from qiloop.labeling.api.deps import Principal, admin
+from qiloop.labeling.api.images import SharedImages
 from qiloop.labeling.api.pages import render
 from qiloop.labeling.uploads import UploadReport
 
@@ -53,8 +54,8 @@ async def _upload(request: Request, who: Principal) -> UploadReport:
         spec = uploads.job_spec(_text(form, "job"), _text(form, "classes"), _annotators(form), state.settings.classes)
         files = [(f.filename or "", f.file) for f in form.getlist("files") if _chosen(f)]
         return await run_in_threadpool(
-            uploads.upload_images,
-            state.image_store,
+            _store_files,
+            state.images,
             files,
             uploader=who.username,
             group=_text(form, "group"),
@@ -64,6 +65,11 @@ async def _upload(request: Request, who: Principal) -> UploadReport:
         )
     finally:
         await form.close()
+
+
+def _store_files(images: SharedImages, files: list, **options) -> UploadReport:
+    with images.writing() as store:  # the upload handle: image reads do not wait on this
+        return uploads.upload_images(store, files, **options)
 
 
 def _page(request: Request, *, report: UploadReport | None = None, status: int = 200, **message) -> Response:

@@ -17,7 +17,6 @@ from qiloop.labeling.api.params import RowId
 from qiloop.labeling.api.schemas import BoxesIn, TaskOut
 from qiloop.labeling.backlog import header_seconds
 from qiloop.labeling.models import Job
-from qiloop.labeling.uploads import IMAGE_STORE_LOCK
 
 router = APIRouter(prefix="/api/v1", tags=["labelling"])
 
@@ -81,10 +80,7 @@ def image(sha256: str, request: Request, who: Principal = Depends(any_user)) -> 
         allowed = access.may_read_image(session, who.user_id, who.role, sha256)
     if not allowed:
         raise NotFoundError(f"no image {sha256[:16]!r} among your tasks", hint="fetch a task first")
-    store = request.app.state.image_store
-    with IMAGE_STORE_LOCK:  # the store object is shared by the server's threads
-        record = store.get(sha256)
-        data = store.read_bytes(sha256)
+    record, data = request.app.state.images.read(sha256)  # never waits on an upload
     return Response(
         data,
         media_type=_IMAGE_TYPES.get(record.format, "application/octet-stream"),
