@@ -51,19 +51,31 @@ def as_rgb_array(image) -> np.ndarray:
             )
         return np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
     if isinstance(image, Image.Image):
-        return np.asarray(image.convert("RGB"))
+        return _rgb(image)
     name = str(image) if isinstance(image, (str, Path)) else "<bytes>"
     try:
         source = io.BytesIO(image) if isinstance(image, (bytes, bytearray, memoryview)) else Path(image)
         with Image.open(source) as opened:
             opened.load()
-            return np.asarray(opened.convert("RGB"))
+            return _rgb(opened)
     except (UnidentifiedImageError, ImportError) as exc:
         # ImportError: a process that also loaded ultralytics has Image.open patched to
         # look for a HEIF plugin when a format is unknown.
         raise ImageRejectedError(name, "not a readable image: unknown format", hint="send a JPEG or PNG") from exc
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageRejectedError(name, f"not a readable image: {exc}", hint="send a complete JPEG or PNG") from exc
+
+
+def _rgb(image: Image.Image) -> np.ndarray:
+    """8-bit RGB; 16-bit grey keeps its high byte, as ultralytics (OpenCV) reads it for training.
+
+    Pillow's own ``convert("RGB")`` clips 16-bit values at 255, which would make
+    almost every pixel of a 16-bit camera frame white.
+    """
+    if image.mode.startswith("I;16"):
+        grey = (np.asarray(image) >> 8).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    return np.asarray(image.convert("RGB"))
 
 
 def letterbox_geometry(shape: tuple[int, int], new_shape: tuple[int, int]) -> Letterbox:

@@ -27,6 +27,7 @@ from qiloop.core.errors import FormatError, QiloopError, require
 from qiloop.core.records import LabelRecord
 from qiloop.labelstore.formats import yolo
 from qiloop.labelstore.formats.draft import LabelDraft, ParseResult
+from qiloop.labelstore.formats.textfile import read_text
 
 DEPTHS = {
     "1": 1,
@@ -43,6 +44,7 @@ DEPTHS = {
     "RGBA": 4,
     "CMYK": 4,
 }
+MAX_YAML_BYTES = 1024 * 1024
 SUFFIXES = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp", "TIFF": ".tif", "WEBP": ".webp", "MPO": ".jpg"}
 
 
@@ -71,7 +73,7 @@ def read(root: str | Path, *, event_time: datetime | None = None) -> ParseResult
     config = root if root.is_file() else root / "data.yaml"
     result = ParseResult()
     try:
-        doc = yaml.safe_load(config.read_text(encoding="utf-8"))
+        doc = yaml.safe_load(read_text(config, max_bytes=MAX_YAML_BYTES))
         names = yolo.parse_names(doc)
     except (OSError, yaml.YAMLError, FormatError) as exc:
         hint = getattr(exc, "hint", None) or "a YOLO folder needs a data.yaml with path, train, val and names"

@@ -165,3 +165,18 @@ def test_a_label_file_that_is_no_regular_file_is_refused_unread(tmp_path, kind):
         path.symlink_to(Path("/dev/zero"))
     with pytest.raises(FormatError, match="not a regular file"):
         read_any(path)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a POSIX system")
+@pytest.mark.parametrize(("kind", "reason"), [("fifo", "not a regular file"), ("latin1", "not UTF-8")])
+def test_a_yolo_data_yaml_that_cannot_be_read_is_reported(tmp_path, kind, reason):
+    pytest.importorskip("yaml")
+    if kind == "fifo":
+        os.mkfifo(tmp_path / "data.yaml")
+    else:
+        (tmp_path / "data.yaml").write_bytes("names: [caf\u00e9]\n".encode("latin-1"))
+    result = read_any(tmp_path, "yolo")
+    assert not result.drafts
+    (error,) = result.errors
+    assert reason in error.message
