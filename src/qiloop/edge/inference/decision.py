@@ -11,8 +11,9 @@ The rules, fixed for a run by :meth:`Rules.of`:
 - The detector is asked for everything down to ``detect_floor``: the operating
   ``confidence``, or the feedback policy's ``uncertain_low`` when that is lower, so
   feedback sees the scores that results leave out.
-- A result lists the detections at or above ``confidence``; its verdict is ``fail``
-  when one of them reaches ``defect``, else ``pass``.
+- A result lists the detections at or above ``confidence`` (per class, at the
+  operating point training chose, unless the configuration sets one confidence);
+  its verdict is ``fail`` when one of them reaches ``defect``, else ``pass``.
 - Feedback (:func:`~qiloop.edge.inference.feedback.select_feedback`) looks at every
   score found and, when it picks the image, sends it with all of them as pre-labels.
 - Each message is stored under an idempotency key (image name and sha256), so an
@@ -49,6 +50,12 @@ class Rules:
     confidence: float
     defect: float
     feedback: FeedbackPolicy
+    class_confidence: dict[int, float] | None = None  # per class id; None: ``confidence`` for all
+
+    @property
+    def operating(self) -> float | dict[int, float]:
+        """The confidence a detection needs to be reported: per class, or one for all."""
+        return self.class_confidence or self.confidence
 
     @property
     def detect_floor(self) -> float:
@@ -59,14 +66,17 @@ class Rules:
     def of(cls, config, manifest) -> Rules:
         """The rules of an :class:`~qiloop.edge.inference.config.AppConfig` run with a package's manifest.
 
-        The configuration's ``confidence`` and ``defect`` override the manifest's thresholds.
+        The configuration's ``confidence`` and ``defect`` override the manifest's thresholds
+        (one confidence then serves every class).
         """
         limits = manifest.thresholds
+        operating = manifest.operating_confidence() if config.confidence is None else config.confidence
         return cls(
             device_id=config.device_id, results_topic=config.results_topic, model_name=manifest.name,
             model_version=manifest.version, classes=tuple(manifest.classes),
-            confidence=limits.confidence if config.confidence is None else config.confidence,
+            confidence=min(operating.values()) if isinstance(operating, dict) else operating,
             defect=limits.defect if config.defect is None else config.defect, feedback=config.feedback,
+            class_confidence=operating if isinstance(operating, dict) else None,
         )  # fmt: skip
 
 
@@ -109,7 +119,7 @@ def decide(rules: Rules, found: Detections, *, name: str, data: bytes, latency_m
     """
     sha = hashlib.sha256(data).hexdigest()
     classes = list(rules.classes)
-    kept = found.above(rules.confidence) if rules.detect_floor < rules.confidence else found
+    kept = found.above(rules.operating)
     boxes = DetectedBox.from_detections(kept, classes)
     defect = any(b.score >= rules.defect for b in boxes)
     result = InferenceResult(

@@ -120,3 +120,21 @@ def test_rules_of_a_run(tmp_path, overrides, confidence, defect, floor):
     assert (rules.model_name, rules.model_version, rules.classes, rules.device_id) == (
         "detector", "7", ("scratch",), "cam-1",
     )  # fmt: skip
+
+
+def test_per_class_operating_point_from_the_manifest_and_one_confidence_from_the_configuration(tmp_path):
+    manifest = ModelManifest(
+        name="detector", version="7", classes=["scratch", "dent"], input_width=64, input_height=64,
+        thresholds=Thresholds(confidence=0.2, class_confidence={"scratch": 0.6, "dent": 0.2}, defect=0.2),
+        files={"model.onnx": PackageFile(sha256="0" * 64, size=1)},
+    )  # fmt: skip
+    source = {"type": "files", "paths": [tmp_path]}
+    rules = Rules.of(AppConfig(package=tmp_path, device_id="cam-1", source=source), manifest)
+    assert rules.class_confidence == {0: 0.6, 1: 0.2} and rules.confidence == 0.2
+    found = _found((0.5, 0), (0.3, 1))  # a scratch below its point, a dent above its own
+    decision = decide(rules, found, name="a", data=IMAGE, latency_ms=1, now=NOW)
+    assert [(b.class_name, b.score) for b in decision.result.detections] == [("dent", 0.3)]
+    override = Rules.of(AppConfig(package=tmp_path, device_id="cam-1", source=source, confidence=0.25), manifest)
+    assert override.class_confidence is None
+    both = decide(override, found, name="a", data=IMAGE, latency_ms=1, now=NOW)
+    assert sorted(b.class_name for b in both.result.detections) == ["dent", "scratch"]
