@@ -10,19 +10,24 @@ Approved version carries the alias ``production``.
 
 from __future__ import annotations
 
+import getpass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qiloop.core.errors import ConfigurationError, NotFoundError, QiloopError
 from qiloop.core.models import PRODUCTION, ApprovalStatus, ModelVersion, production_version
 from qiloop.core.package import read_manifest
 from qiloop.registry import tags as T
-from qiloop.registry.backend import database_uri, error_code
+from qiloop.registry.approvals import ApprovalLedger, ApprovalRecord, check_standing
+from qiloop.registry.backend import database_uri, error_code, sqlite_path
 from qiloop.registry.fetch import fetch_package
 from qiloop.registry.refs import ModelRef, check_name, parse_ref, resolve
 from qiloop.registry.runs import CandidateRun
 from qiloop.registry.tracking import Tracking
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 DEFAULT_MODEL_NAME = "scratch-detector"
 PACKAGE = "package"
@@ -36,7 +41,39 @@ class ModelRegistry(Tracking):
         artifact_root: Folder or URL (``s3://...``) where new experiments keep artefacts;
             default: ``artifacts/`` beside a SQLite file, or the tracking server's choice.
         registry_uri: Model-registry URI when it differs from the tracking URI.
+        approvals: qiloop's approval ledger file; default: ``approvals.db`` beside a SQLite
+            tracking database (``from_settings``: ``<home>/mlflow/approvals.db``).
     """
+
+    def __init__(
+        self,
+        tracking_uri: str,
+        artifact_root: str | Path | None = None,
+        *,
+        registry_uri: str | None = None,
+        approvals: str | Path | None = None,
+    ):
+        super().__init__(tracking_uri, artifact_root, registry_uri=registry_uri)
+        db = sqlite_path(tracking_uri)
+        path = approvals if approvals is not None else (db.parent / "approvals.db" if db is not None else None)
+        self._ledger = ApprovalLedger(path) if path is not None else None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Self:
+        """The registry the settings name, with the approval ledger in the home."""
+        registry = super().from_settings(settings)
+        registry._ledger = ApprovalLedger(Path(settings.home) / "mlflow" / "approvals.db")
+        return registry
+
+    @property
+    def ledger(self) -> ApprovalLedger:
+        """qiloop's approval record for this registry."""
+        if self._ledger is None:
+            raise ConfigurationError(
+                f"no approval ledger for the registry at {self.tracking_uri}",
+                hint="build the registry from settings (QILOOP_HOME) or give ModelRegistry(approvals=PATH)",
+            )
+        return self._ledger
 
     def register(
         self,
@@ -97,8 +134,20 @@ class ModelRegistry(Tracking):
             name, source=f"{run.artifact_uri}/{PACKAGE}", run_id=run.run_id, tags=version_tags
         )
         run.set_tags({"registered_model": name, "registered_version": mv.version})
+        version = self.get(ModelRef(name, version=int(mv.version)))
+        if state == ApprovalStatus.APPROVED:
+            gate = {k: v for k, v in run_tags.items() if k.startswith("gate")}
+            self.ledger.append(
+                name,
+                version.version,
+                state,
+                actor="gate (approval: auto)",
+                files=version.files,
+                figures={"metrics": version.metrics, "gate": gate},
+                reason=reason,
+            )
         self._sync_production(name)
-        return self.get(ModelRef(name, version=int(mv.version)))
+        return self.get(version.ref)
 
     def names(self) -> list[str]:
         """Every registered model name, sorted."""
@@ -166,17 +215,38 @@ class ModelRegistry(Tracking):
             return None
         return next((v for v in versions if v.is_production), None)
 
-    def approve(self, ref: str | ModelRef, reason: str | None = None) -> ModelVersion:
-        """Approve a version; the newest approved version carries ``production``."""
-        return self._set_approval(ref, ApprovalStatus.APPROVED, reason)
+    def approve(self, ref: str | ModelRef, reason: str | None = None, *, actor: str | None = None) -> ModelVersion:
+        """Approve a version, on record (who, when, its figures); the newest approved one is ``production``."""
+        return self._set_approval(ref, ApprovalStatus.APPROVED, reason, actor)
 
-    def reject(self, ref: str | ModelRef, reason: str) -> ModelVersion:
-        """Reject a version; if it was production, the previous approved version takes over."""
+    def reject(self, ref: str | ModelRef, reason: str, *, actor: str | None = None) -> ModelVersion:
+        """Reject a version, on record; if it was production, the previous approved version takes over."""
         if not reason or not reason.strip():
             raise ConfigurationError(
                 "rejecting a version needs a reason", hint="say why, e.g. --reason 'misses scratches'"
             )
-        return self._set_approval(ref, ApprovalStatus.REJECTED, reason)
+        return self._set_approval(ref, ApprovalStatus.REJECTED, reason, actor)
+
+    def approved(self, ref: str | ModelRef, default_name: str | None = DEFAULT_MODEL_NAME) -> ModelVersion:
+        """The version a reference names, if qiloop's approval record stands behind it.
+
+        What serving and deployment run. ``name@production`` must be the version the
+        record makes production (an alias moved in MLflow's UI is refused, naming the
+        approved version); ``name/3`` must stand approved; in both cases with the
+        very files that were approved.
+
+        Raises:
+            ApprovalError: The record does not stand behind it (the message says which version does).
+            NotFoundError: Unknown model, version or alias.
+        """
+        parsed = parse_ref(ref, default_name) if isinstance(ref, str) else ref
+        version = resolve(parsed, self.versions(parsed.name))
+        check_standing(version, self.ledger, via_alias=parsed.alias)
+        return version
+
+    def approvals(self, name: str = DEFAULT_MODEL_NAME) -> list[ApprovalRecord]:
+        """Every approval decision about a model, oldest first."""
+        return self.ledger.history(check_name(name))
 
     def download(self, ref: str | ModelRef, dest: Path) -> Path:
         """Download a version's model package into the new folder ``dest``, verified (see ``fetch_package``)."""
@@ -191,9 +261,24 @@ class ModelRegistry(Tracking):
             if error_code(exc) != "RESOURCE_ALREADY_EXISTS":
                 raise
 
-    def _set_approval(self, ref: str | ModelRef, state: ApprovalStatus, reason: str | None) -> ModelVersion:
+    def _set_approval(
+        self, ref: str | ModelRef, state: ApprovalStatus, reason: str | None, actor: str | None
+    ) -> ModelVersion:
         version = self.get(ref)
         key = str(version.version)
+        try:
+            gate = self.run(version.run_id).tags() if version.run_id else {}
+        except QiloopError:  # the run was deleted: the decision stands on the version's own figures
+            gate = {}
+        self.ledger.append(
+            version.name,
+            version.version,
+            state,
+            actor=actor or getpass.getuser(),
+            files=version.files,
+            figures={"metrics": version.metrics, "gate": {k: v for k, v in gate.items() if k.startswith("gate")}},
+            reason=reason,
+        )
         self.client.set_model_version_tag(version.name, key, T.APPROVAL, state.value)
         self.client.set_model_version_tag(version.name, key, T.APPROVAL_TIME, datetime.now(timezone.utc).isoformat())
         if reason:
@@ -205,7 +290,12 @@ class ModelRegistry(Tracking):
 
     def _sync_production(self, name: str) -> None:
         versions = self.versions(name)
-        target = production_version({v.version: v.approval for v in versions})
+        decisions = self.ledger.latest(name) if self._ledger is not None else {}
+        if decisions:  # qiloop's record decides; the tags are for people reading MLflow
+            existing = {v.version for v in versions}
+            target = production_version({v: r.state for v, r in decisions.items() if v in existing})
+        else:  # a registry from before the record: its tags, until the first decision on record
+            target = production_version({v.version: v.approval for v in versions})
         current = next((v.version for v in versions if v.is_production), None)
         if target == current:
             return
