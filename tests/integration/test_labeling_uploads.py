@@ -66,7 +66,7 @@ def test_the_api_stores_good_files_reports_bad_ones_and_the_status_says_how_it_w
     rows = {f["name"]: f for f in body["files"]}
     assert rows["a.jpg"]["outcome"] == "stored" and (rows["a.jpg"]["width"], rows["a.jpg"]["height"]) == (48, 32)
     assert rows["again.png"]["outcome"] == "duplicate" and rows["again.png"]["sha256"] == rows["b.png"]["sha256"]
-    assert "not a JPEG or PNG" in rows["notes.jpg"]["error"] and rows["notes.jpg"]["hint"]
+    assert "not a JPEG, PNG, BMP, TIFF or WebP" in rows["notes.jpg"]["error"] and rows["notes.jpg"]["hint"]
     assert "truncated" in rows["cut.png"]["error"]
     assert "decompression bomb" in rows["bomb.png"]["error"] and "QILOOP_MAX_IMAGE_PIXELS" in rows["bomb.png"]["hint"]
     assert uploaded(service) == {rows["a.jpg"]["sha256"], rows["b.png"]["sha256"]}
@@ -143,7 +143,7 @@ def test_the_upload_form_needs_the_session_csrf_token(service):
     response = ada.post("/admin/images", data={"csrf_token": token}, files=parts(("a.png", png(51)), ("x.jpg", b"no")))
     assert response.status_code == 207
     assert 'class="stored"' in response.text and 'class="rejected"' in response.text
-    assert "not a JPEG or PNG" in response.text and len(uploaded(service)) == 1
+    assert "not a JPEG, PNG, BMP, TIFF or WebP" in response.text and len(uploaded(service)) == 1
 
 
 def test_the_form_shows_why_a_request_was_refused(service):

@@ -108,7 +108,7 @@ def test_a_feedback_image_lands_in_the_store_with_its_prelabels(intake, device):
     ("kwargs", "reason"),
     [
         ({"b64": "this is not base64!"}, "not valid base64"),
-        ({"data": b"hello, not an image"}, "not a JPEG or PNG image"),
+        ({"data": b"hello, not an image"}, "not a JPEG, PNG, BMP, TIFF or WebP image"),
         ({"sha": "00" * 32}, "does not match its sha256"),
     ],
 )

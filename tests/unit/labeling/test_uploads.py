@@ -36,7 +36,7 @@ def store(tmp_path) -> ImageStore:
 
 
 BAD = [
-    ("notes.jpg", b"these bytes are a shopping list, not a photo\n", "not a JPEG or PNG"),
+    ("notes.jpg", b"these bytes are a shopping list, not a photo\n", "not a JPEG, PNG, BMP, TIFF or WebP"),
     ("cut.png", png(3)[:400], "truncated"),
     ("bomb.png", png_bomb(), "decompression bomb"),
     ("empty.png", b"", "empty file"),
