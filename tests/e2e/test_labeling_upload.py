@@ -69,7 +69,10 @@ def test_upload_images_and_start_a_job_from_the_admin_page(tmp_path):
         for name, _ in crops:
             assert seen[name][0] == "stored" and "×" in seen[name][1]
         assert seen["copy-of-first.jpg"][0] == "duplicate"
-        assert seen["line-3-notes.jpg"][0] == "rejected" and "not a JPEG, PNG, BMP, TIFF or WebP" in seen["line-3-notes.jpg"][2]
+        assert (
+            seen["line-3-notes.jpg"][0] == "rejected"
+            and "not a JPEG, PNG, BMP, TIFF or WebP" in seen["line-3-notes.jpg"][2]
+        )
         assert seen["cut-short.jpg"][0] == "rejected" and "truncated" in seen["cut-short.jpg"][2]
         assert "4 stored, 1 already stored, 2 rejected" in " ".join(page.text_content("#summary").split())
         assert "uploads-week-47" in page.text_content("#job") and "4 images" in page.text_content("#job")
