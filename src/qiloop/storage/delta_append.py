@@ -4,8 +4,8 @@ Delta commits are optimistic: two writers that race for the same log version
 both write their data files, and the loser's commit fails. delta-rs retries such
 a commit by itself (:data:`~qiloop.core.retry.DELTA_LOG_RETRIES` times; blind
 appends never conflict in content); a commit that still fails raises
-``CommitFailedError`` and is tried again under the
-:data:`~qiloop.core.retry.DELTA_COMMIT` policy. Failures of the store itself
+``CommitFailedError`` and is tried again, from the table's latest version,
+under the :data:`~qiloop.core.retry.DELTA_COMMIT` policy. Failures of the store itself
 (any other ``DeltaError``, an ``OSError``) are not retried here: they become a
 :class:`StoreError` with the caller's hint.
 """
@@ -44,7 +44,13 @@ def append(
         StoreError: The store failed, or every commit the policy allows lost.
     """
 
+    retrying = False
+
     def commit() -> None:
+        nonlocal retrying
+        if retrying:  # the handle still stands at the version it lost: read the winners' commits first
+            table.update_incremental()
+        retrying = True
         write_deltalake(
             table,
             data,
