@@ -38,6 +38,19 @@ def serve(
     max_image_mb: Annotated[
         float, typer.Option("--max-image-mb", help="Refuse uploads larger than this (413).", min=0.001)
     ] = 20.0,
+    max_image_mpx: Annotated[
+        float,
+        typer.Option("--max-image-mpx", help="Refuse images of more megapixels (413, read from the header).", min=0.01),
+    ] = 16.0,
+    max_large: Annotated[
+        int | None,
+        typer.Option(
+            "--max-large",
+            help="Images over 4 Mpx processed at once (default: half the workers); more get 503 + Retry-After.",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
     wait_for_model: Annotated[
         bool,
         typer.Option(
@@ -72,7 +85,8 @@ def serve(
         int8=int8,
         poll_s=poll_s,
         max_image_bytes=int(max_image_mb * (1 << 20)),
-        max_image_pixels=settings.max_image_pixels,
+        max_image_pixels=min(int(max_image_mpx * 1e6), settings.max_image_pixels),
+        max_large_images=max_large,
     )
     source = open_source(model, settings)
     holder = ModelHolder.for_options(source, options)

@@ -44,8 +44,9 @@ async def detect(
     service = _service(request)
     model = service.model()
     data, name = await _read(file, service.options.max_image_bytes)
-    service.admit(1)
-    return await service.submit(model, data, name, confidence, iou)
+    pixels = service.screen(data, name)  # 413 from the header, before admission and decoding
+    service.admit(1, large=service.is_large(pixels))
+    return await service.submit(model, data, name, confidence, iou, pixels)
 
 
 @router.post("/v1/detect/batch", response_model=BatchResult)
@@ -64,12 +65,29 @@ async def detect_batch(
         )
     model = service.model()  # one model for the whole batch, even across a swap
     uploads = [await _read(f, service.options.max_image_bytes) for f in files]
-    service.admit(len(uploads))
+    screened = [_screen(service, data, name) for data, name in uploads]  # a refused file fails alone
+    admitted = [p for p in screened if isinstance(p, int)]
+    service.admit(len(admitted), large=sum(map(service.is_large, admitted)))
     outcomes = await asyncio.gather(
-        *(service.submit(model, data, name, confidence, iou) for data, name in uploads), return_exceptions=True
+        *(
+            service.submit(model, data, name, confidence, iou, pixels) if isinstance(pixels, int) else _fail(pixels)
+            for (data, name), pixels in zip(uploads, screened, strict=True)
+        ),
+        return_exceptions=True,
     )
     items = [_item(request, i, name, out) for i, ((_, name), out) in enumerate(zip(uploads, outcomes, strict=True))]
     return BatchResult(items=items, failed=sum(item.status != 200 for item in items))
+
+
+def _screen(service: InferenceService, data: bytes, name: str) -> int | QiloopError:
+    try:
+        return service.screen(data, name)
+    except QiloopError as exc:
+        return exc
+
+
+async def _fail(exc: QiloopError):
+    raise exc
 
 
 def _item(request: Request, index: int, name: str, outcome: Detection | BaseException) -> BatchItem:

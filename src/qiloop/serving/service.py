@@ -3,7 +3,11 @@
 Every image runs on a bounded pool of worker threads (one ONNX Runtime session
 each), so decoding and inference never block the event loop; at most
 ``max_pending`` images are admitted at once, and the rest get 503 at once
-instead of queueing without bound.
+instead of queueing without bound. What one image may cost is bounded too: its
+header is read before admission (413 over the pixel limit), large images are
+admitted only while fewer than ``max_large_images`` run (so they never hold
+every worker and a normal image does not wait behind them), and a worker gives
+the memory of a large image back when it is done with it.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from qiloop.edge.inference.messages import DetectedBox
 from qiloop.serving.errors import ServiceUnavailableError
 from qiloop.serving.holder import ModelHolder
 from qiloop.serving.loaded import LoadedModel
+from qiloop.serving.memory import give_back
 from qiloop.serving.metrics import ServingMetrics
 from qiloop.serving.options import ServeOptions
 from qiloop.serving.schemas import Detection, ImageSize
-from qiloop.serving.uploads import check_size, decode_image
+from qiloop.serving.uploads import check_size, decode_image, header_pixels
 
 
 class InferenceService:
@@ -38,6 +43,7 @@ class InferenceService:
         self.metrics = metrics
         self._pool: ThreadPoolExecutor | None = None
         self._pending = 0
+        self._large = 0
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -63,37 +69,68 @@ class InferenceService:
             )
         return current
 
-    def admit(self, count: int) -> None:
-        """Reserve room for ``count`` images, or refuse the request.
+    def screen(self, data: bytes, name: str) -> int:
+        """An upload's pixel count from its header (0 when unreadable), checked against the limits.
 
         Raises:
-            ServiceUnavailableError: Admitting them would pass ``max_pending``.
+            ImageRejectedError: The file is empty.
+            ImageTooLargeError: Over the byte or the pixel limit (413), before anything is decoded.
+        """
+        check_size(data, name, self.options.max_image_bytes)
+        return header_pixels(data, name, self.options.max_image_pixels)
+
+    def is_large(self, pixels: int) -> bool:
+        return pixels > self.options.large_image_pixels
+
+    def admit(self, count: int, large: int = 0) -> None:
+        """Reserve room for ``count`` images, ``large`` of them large, or refuse the request.
+
+        Raises:
+            ServiceUnavailableError: Admitting them would pass ``max_pending`` images, or
+                ``max_large_images`` large ones, in progress.
         """
         with self._lock:
             if self._pending + count > self.options.pending_limit:
                 raise ServiceUnavailableError(
                     f"the server is busy ({self._pending} images in progress)", hint="retry in a moment"
                 )
+            if large and self._large + large > self.options.large_limit:
+                raise ServiceUnavailableError(
+                    f"the server is busy with large images ({self._large} in progress, at most "
+                    f"{self.options.large_limit} at once)",
+                    hint=f"retry in a moment, or send images of at most {self.options.large_image_pixels} pixels",
+                )
             self._pending += count
+            self._large += large
 
-    def _release(self, _future=None) -> None:
+    def _release(self, large: bool) -> None:
         with self._lock:
             self._pending -= 1
+            self._large -= large
 
-    def submit(self, model: LoadedModel, data: bytes, name: str, confidence, iou) -> asyncio.Future:
+    def submit(self, model: LoadedModel, data: bytes, name: str, confidence, iou, pixels: int = 0) -> asyncio.Future:
         """Queue one admitted image for a worker; its room is given back when the work ends.
 
         The room is freed by the worker, not by the request, so a client that hangs up
-        does not let more work in while its image is still being inferred.
+        does not let more work in while its image is still being inferred. ``pixels``
+        is what :meth:`screen` answered; a large image's memory is given back after it.
         """
+        large = self.is_large(pixels)
         if self._pool is None:
-            self._release()
+            self._release(large)
             failed = asyncio.get_running_loop().create_future()
             failed.set_exception(ServiceUnavailableError("the server is not running", hint="retry in a moment"))
             return failed
-        future = self._pool.submit(self.detect_now, model, data, name, confidence, iou)
-        future.add_done_callback(self._release)
+        future = self._pool.submit(self._work, model, data, name, confidence, iou, large)
+        future.add_done_callback(lambda _: self._release(large))
         return asyncio.wrap_future(future)
+
+    def _work(self, model: LoadedModel, data: bytes, name: str, confidence, iou, large: bool) -> Detection:
+        try:
+            return self.detect_now(model, data, name, confidence, iou)
+        finally:
+            if large:
+                give_back()
 
     def detect_now(
         self, model: LoadedModel, data: bytes, name: str, confidence: float | None, iou: float | None

@@ -37,6 +37,33 @@ def check_size(data: bytes, name: str, max_bytes: int) -> None:
         )
 
 
+def header_pixels(data: bytes, name: str, max_pixels: int) -> int:
+    """The pixel count an image's header declares (0 when unreadable), refused over ``max_pixels``.
+
+    Only the header is parsed, so this is cheap enough for the event loop: a request
+    over the limit is answered 413 before it is admitted or any pixel is decoded.
+
+    Raises:
+        ImageTooLargeError: More than ``max_pixels`` pixels (a decompression bomb, or a huge photo).
+    """
+    hint = ("downscale the image before sending it (the model sees it letterboxed to its input size), "
+            "or start the server with a larger --max-image-mpx")  # fmt: skip
+    try:
+        with Image.open(io.BytesIO(data)) as header:
+            width, height = header.size
+    except Image.DecompressionBombError as exc:  # so large that Pillow refuses to open it at all
+        raise ImageTooLargeError(name, f"more pixels than this endpoint's limit of {max_pixels}: {exc}",
+                                 hint=hint) from exc  # fmt: skip
+    except Exception:
+        return 0  # unreadable: the runtime's decoder says why when the image is decoded
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            name, f"{width}x{height} is {width * height} pixels, more than this endpoint's limit of {max_pixels}",
+            hint=hint,
+        )  # fmt: skip
+    return width * height
+
+
 def decode_image(data: bytes, name: str, max_pixels: int) -> np.ndarray:
     """The ``HxWx3`` RGB array of an encoded image, after checking its pixel count in the header.
 
@@ -44,17 +71,7 @@ def decode_image(data: bytes, name: str, max_pixels: int) -> np.ndarray:
         ImageTooLargeError: More than ``max_pixels`` pixels (a decompression bomb, or a huge photo).
         ImageRejectedError: Not an image, an unknown format, or a truncated file.
     """
-    try:
-        with Image.open(io.BytesIO(data)) as header:
-            width, height = header.size
-    except Exception:
-        width = height = 0  # unreadable: the runtime's decoder says why below
-    if width * height > max_pixels:
-        raise ImageTooLargeError(
-            name,
-            f"{width}x{height} is {width * height} pixels, more than the limit of {max_pixels}",
-            hint="downscale the image before sending it",
-        )
+    header_pixels(data, name, max_pixels)
     try:
         return as_rgb_array(data)
     except ImageRejectedError as exc:

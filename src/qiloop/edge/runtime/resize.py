@@ -8,7 +8,9 @@ bits, and rounds by 2 bits. This module does the same arithmetic in NumPy.
 
 Large temporaries are the cost here (fresh multi-megabyte arrays fault their
 pages in on every call), so each thread keeps a small cache of plans holding
-the indices, weights and work buffers for a (source, target) size.
+the indices, weights and work buffers for a (source, target) size. The cache
+is bounded in bytes as well as in plans: a plan larger than the budget is used
+once and dropped, and :func:`forget_plans` gives a thread's plans back.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 COEF_BITS = 11
 COEF_SCALE = 1 << COEF_BITS
 _MAX_PLANS = 8
+_MAX_CACHED_BYTES = 256 << 20  # per thread: a 12 Mpx camera's plan fits, a stream of odd shapes does not pile up
 
 
 def axis_weights(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -57,6 +60,7 @@ class _Plan:
         self.h0, self.h1 = np.empty((sh, w * c), np.int32), np.empty((sh, w * c), np.int32)
         self.v0, self.v1 = np.empty((h, w * c), np.int32), np.empty((h, w * c), np.int32)
         self.shape = (h, w, c)
+        self.nbytes = self.src.nbytes + 2 * self.h0.nbytes + 2 * self.v0.nbytes
 
     def run(self, image: np.ndarray, out: np.ndarray) -> None:
         np.copyto(self.src, image.reshape(image.shape[0], -1), casting="unsafe")
@@ -87,6 +91,11 @@ class _Plans(threading.local):
 _plans = _Plans()
 
 
+def forget_plans() -> None:
+    """Drop the calling thread's cached resize plans (their buffers go back to the allocator)."""
+    _plans.by_size.clear()
+
+
 def resize_bilinear(image: np.ndarray, size: tuple[int, int], out: np.ndarray | None = None) -> np.ndarray:
     """Resize an ``HxWxC`` uint8 array to ``size`` (h, w) like ``cv2.resize(..., INTER_LINEAR)``.
 
@@ -111,8 +120,11 @@ def resize_bilinear(image: np.ndarray, size: tuple[int, int], out: np.ndarray | 
     key = (image.shape, (h, w))
     plan = _plans.by_size.get(key)
     if plan is None:
-        if len(_plans.by_size) >= _MAX_PLANS:
+        plan = _Plan(image.shape, (h, w))
+        cached = sum(p.nbytes for p in _plans.by_size.values())
+        if len(_plans.by_size) >= _MAX_PLANS or cached + plan.nbytes > _MAX_CACHED_BYTES:
             _plans.by_size.clear()
-        plan = _plans.by_size[key] = _Plan(image.shape, (h, w))
+        if plan.nbytes <= _MAX_CACHED_BYTES:
+            _plans.by_size[key] = plan
     plan.run(image, out)
     return out
