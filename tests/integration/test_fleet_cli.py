@@ -41,18 +41,15 @@ def qiloop(*args: str, home: Path, check: bool = True) -> subprocess.CompletedPr
 
 
 @pytest.fixture
-def home(tmp_path):
+def home(tmp_path, yolo_package):
     """A home whose registry holds scratch-detector/1 (Approved): a real tiny YOLOv8 package."""
-    pytest.importorskip("ultralytics", reason="building the test model needs the train extra")
-    from onnx_models import build_package
     from qiloop.registry import ModelRegistry
     from qiloop.settings import Settings
 
     home = tmp_path / "home"
     registry = ModelRegistry.from_settings(Settings(home=home))
-    package = build_package(tmp_path / "package", (64, 96), int8=True)
     with registry.start_candidate_run("scratch-detector") as run:
-        registry.register(run, package, approval="Approved")
+        registry.register(run, yolo_package, approval="Approved")
     return home
 
 

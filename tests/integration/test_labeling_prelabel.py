@@ -32,11 +32,15 @@ DEVICE_BOX = Box.from_xyxy(5, 5, 40, 30, score=0.6)
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory):
-    pytest.importorskip("ultralytics", reason="building the test model needs the train extra")
-    from onnx_models import build_package
+def package(tmp_path_factory, yolo_package):
+    import shutil
 
-    return build_package(tmp_path_factory.mktemp("model") / "package", (64, 96), thresholds=THRESHOLDS)
+    from qiloop.core.package import write_manifest
+
+    package = shutil.copytree(yolo_package, tmp_path_factory.mktemp("model") / "package")  # the copy gets thresholds
+    write_manifest(package, name="test-detector", version="1", classes=["scratch"], input_height=64, input_width=96,
+                   thresholds=THRESHOLDS)  # fmt: skip
+    return package
 
 
 @pytest.fixture(scope="module")

@@ -23,14 +23,10 @@ CLIENTS = 4
 
 
 @pytest.fixture(scope="module")
-def packages(tmp_path_factory):
-    pytest.importorskip("ultralytics", reason="building a test model needs the train extra")
+def packages(tmp_path_factory, yolo_package, yolo_package_v2):
     pytest.importorskip("mlflow", reason="the registry needs the registry extra")
-    from onnx_models import build_package
-
     root = tmp_path_factory.mktemp("hot-swap")
-    v1 = build_package(root / "v1", (64, 96), seed=0)
-    v2 = build_package(root / "v2", (64, 96), seed=1)
+    v1, v2 = yolo_package, yolo_package_v2
     broken = root / "broken"  # the output of a one-class model under a two-class manifest
     shutil.copytree(v2, broken)
     write_manifest(broken, name=NAME, classes=["scratch", "dent"], input_height=64, input_width=96)
