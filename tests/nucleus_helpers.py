@@ -218,7 +218,8 @@ def model_packages(cache: Path) -> dict[str, Path]:
     """Real YOLOv8n packages: versions "1" and "2" (different weights) and "3", which fails its test inference.
 
     "3" is version 1's network with a manifest that promises two classes: ONNX Runtime loads
-    it, and the runtime's test inference refuses the output shape. Built once per test run.
+    it, and the runtime's test inference refuses the output shape. Written once per test run into
+    ``cache``, from the ultralytics exports that ``onnx_models`` keeps under ``.pytest_cache``.
     """
     from onnx_models import build_package
     from qiloop.core.package import write_manifest
