@@ -44,3 +44,16 @@ def test_invalid_settings_raise_actionable_error(tmp_path, monkeypatch):
     monkeypatch.setenv("QILOOP_MAX_IMAGE_PIXELS", "-5")
     with pytest.raises(ConfigurationError, match="max_image_pixels"):
         load_settings()
+
+
+def test_uses_home_is_true_only_while_a_backend_lives_under_home(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_settings(home=tmp_path / "h").uses_home()
+    remote = {
+        "image_store_url": "s3://b/images",
+        "label_store_url": "s3://b/labels",
+        "labeling_db_url": "postgresql+psycopg2://db/labels",
+        "mlflow_tracking_uri": "http://mlflow:5000",
+    }
+    assert not load_settings(home=tmp_path / "h", **remote).uses_home()
+    assert load_settings(home=tmp_path / "h", **(remote | {"mlflow_tracking_uri": ""})).uses_home()
