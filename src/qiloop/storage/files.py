@@ -29,8 +29,11 @@ _KINDS = (
 )
 
 
-class FileRefused(ValueError):
-    """The path exists but is no regular file, or is too large; ``str(exc)`` says why."""
+class FileRefused(OSError):
+    """The path exists but is no regular file, or is too large; ``str(exc)`` says why.
+
+    An ``OSError``, so code that already reports unreadable files reports these too.
+    """
 
 
 def describe(mode: int) -> str:

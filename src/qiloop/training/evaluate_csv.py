@@ -20,8 +20,13 @@ from qiloop.training.evaluate import Evaluation, Failure, evaluate_package
 
 
 def read_local(draft: Any) -> bytes:
-    """The bytes of a draft's image, its ``image_ref`` being a local path."""
-    return Path(draft.image_ref).read_bytes()
+    """The bytes of a draft's image, its ``image_ref`` being a local path (a regular file, size-checked)."""
+    from qiloop.settings import Settings
+    from qiloop.storage.files import read_regular
+    from qiloop.storage.probe import max_image_bytes
+
+    limit = max_image_bytes(Settings.model_fields["max_image_pixels"].default)
+    return read_regular(draft.image_ref, max_bytes=limit)
 
 
 def resolve_model(model: str | Path, workdir: Path, registry: Any | None = None) -> Path:
