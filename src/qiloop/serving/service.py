@@ -18,7 +18,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from qiloop.edge.inference.messages import DetectedBox
-from qiloop.serving.errors import ServiceUnavailableError
+from qiloop.serving.errors import ImageTooLargeError, ServiceUnavailableError
 from qiloop.serving.holder import ModelHolder
 from qiloop.serving.loaded import LoadedModel
 from qiloop.serving.memory import give_back
@@ -88,7 +88,15 @@ class InferenceService:
         Raises:
             ServiceUnavailableError: Admitting them would pass ``max_pending`` images, or
                 ``max_large_images`` large ones, in progress.
+            ImageTooLargeError: One request holds more large images than ever run at once.
         """
+        if large > self.options.large_limit:  # waiting would not help
+            raise ImageTooLargeError(
+                "<batch>",
+                f"{large} images of more than {self.options.large_image_pixels} pixels in one request, "
+                f"more than the {self.options.large_limit} that run at once",
+                hint="send large images in separate requests, or downscale them",
+            )
         with self._lock:
             if self._pending + count > self.options.pending_limit:
                 raise ServiceUnavailableError(

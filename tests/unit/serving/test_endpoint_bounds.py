@@ -78,7 +78,9 @@ def test_large_images_are_admitted_a_few_at_a_time_and_normal_ones_still_run(ser
             assert "busy with large images (1 in progress, at most 1 at once)" in refused.json()["message"]
             assert c.post("/v1/detect", files=upload("normal.png", png(96, 64))).status_code == 200
             files = [("files", (f"large-{i}.png", png(500, 400), "image/png")) for i in range(2)]
-            assert c.post("/v1/detect/batch", files=files).status_code == 503
+            too_many = c.post("/v1/detect/batch", files=files)  # never admissible, so not a 503
+            assert too_many.status_code == 413 and "2 images of more than 100000 pixels" in too_many.json()["message"]
+            assert c.post("/v1/detect/batch", files=files[:1]).status_code == 503
             service._release(True)
             assert c.post("/v1/detect", files=upload("large.png", png(500, 400))).status_code == 200
             assert service._pending == 0 and service._large == 0
