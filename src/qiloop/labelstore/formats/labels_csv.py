@@ -48,7 +48,11 @@ def loads(text: str, *, source: str = "labels.csv") -> ParseResult:
     """Parse labels.csv text into drafts; bad rows become line-numbered errors."""
     result = ParseResult()
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        result.errors.append(FormatError(f"unreadable header: {exc}", source=source, line=1))
+        return result
     if header is None:
         result.errors.append(
             FormatError("the file is empty", source=source, hint=f"expected the header {','.join(COLUMNS)}")

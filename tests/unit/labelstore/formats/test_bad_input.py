@@ -60,6 +60,13 @@ def test_labels_csv_line_numbers_count_physical_lines_after_a_multiline_cell():
     assert error.line == 4  # header 1, the quoted cell spans lines 2-3
 
 
+def test_labels_csv_unreadable_header_is_one_error():
+    result = labels_csv.loads('"' + "x" * 200_000 + '"\n' + csv_text(("a.jpg", "[]", "1")))
+    assert not result.drafts
+    (error,) = result.errors
+    assert error.line == 1 and "unreadable header" in error.message
+
+
 def manifest_line(ref: str, *, class_id=0, date="2022-07-07T12:34:56", width=450) -> str:
     entry = {
         "source-ref": ref,
