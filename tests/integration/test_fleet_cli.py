@@ -127,6 +127,9 @@ def test_serve_deploy_status_and_export(home, tmp_path, monkeypatch):
         assert missing.returncode == 5, missing.stderr
         bad = qiloop("deploy", "--target", "Not A Group", home=home, check=False)
         assert bad.returncode == 2, bad.stderr
+        unknown = qiloop("deploy", "--target", "nosuchgroup", home=home, check=False)
+        assert unknown.returncode == 5 and "no group 'nosuchgroup'" in unknown.stderr, unknown.stderr
+        assert group in unknown.stderr and ids[0] in unknown.stderr  # the known ones are listed
     finally:
         for device in devices:
             device.stop()  # SIGTERM: the nucleus stops its inference app too
