@@ -17,14 +17,16 @@ from qiloop.cli.common import (
     err_console,
     print_json,
     settings_for,
-    user_file,
 )
 from qiloop.cli.labels_history import history
+from qiloop.cli.labels_import import import_
 
 app = typer.Typer(
     help="The label store: an append-only, versioned history of every label, with point-in-time reads.",
     no_args_is_help=True,
 )
+
+app.command("import")(import_)
 
 AsOf = Annotated[
     str | None, typer.Option("--as-of", help="Read as of this time (ISO 8601 or Unix seconds).", show_default=False)
@@ -39,84 +41,13 @@ StoreVersion = Annotated[
 ]
 
 
-def _stores(home, *, must_exist: bool = True):
-    """Settings, image store and label store of the home; only ``import`` creates a home that is not there."""
-    settings = settings_for(home, must_exist=must_exist)
+def _stores(home):
+    """Settings, image store and label store of a home that exists (these commands only read)."""
+    settings = settings_for(home, must_exist=True)
     from qiloop.labelstore import LabelStore
     from qiloop.storage import ImageStore
 
     return settings, ImageStore.from_settings(settings), LabelStore.from_settings(settings)
-
-
-@app.command("import")
-def import_(
-    file: Annotated[Path, typer.Argument(help="Label file or folder (labels.csv, manifest, COCO json, YOLO folder).")],
-    images_root: Annotated[
-        Path | None,
-        typer.Option("--images-root", help="Folder the image references map onto.", show_default=False),
-    ] = None,
-    fmt: Annotated[
-        str | None,
-        typer.Option(
-            "--format", help="labels-csv, groundtruth, coco or yolo (default: from the file).", show_default=False
-        ),
-    ] = None,
-    prefix: Annotated[
-        str, typer.Option("--prefix", help="Reference prefix replaced by --images-root.")
-    ] = "s3://${bucket}/pipeline/assets/",
-    source: Annotated[str, typer.Option("--source", help="Image-store source for newly seen images.")] = "import",
-    home: HomeOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    """Import labels, ingesting the images they reference into the image store.
-
-    Each row becomes an append-only label record; re-importing the same file
-    writes nothing new. Rows that fail (bad syntax, missing image, size
-    mismatch) are listed and the rest are imported; the exit code is then 4.
-    """
-    from rich.progress import Progress
-
-    from qiloop.labelstore.formats import read_any
-    from qiloop.labelstore.importer import import_parsed
-
-    user_file(file, what="label file", folder_ok=True)
-    _, images, labels = _stores(home, must_exist=False)
-    parsed = read_any(file, fmt)
-    total = len(parsed.drafts)
-    with Progress(console=err_console, transient=True, disable=json_out or total < 50) as bar:
-        task = bar.add_task("importing", total=total)
-        report = import_parsed(
-            parsed,
-            images,
-            labels,
-            images_root=images_root if images_root is not None else (file if file.is_dir() else file.parent),
-            prefix=prefix,
-            source=source,
-            progress=lambda: bar.advance(task),
-        )
-    if json_out:
-        print_json(
-            {
-                "parsed": report.parsed,
-                "written": report.written,
-                "already_present": report.already_present,
-                "images": report.images,
-                "version": report.version,
-                "errors": [str(e) for e in report.errors],
-            }
-        )
-    else:
-        console.print(
-            Text.assemble(
-                (str(report.written), "green"),
-                f" records written, {report.already_present} already present, "
-                f"{report.images} images, label-store version {report.version}",
-            )
-        )
-        for error in report.errors:
-            err_console.print(Text.assemble(("rejected", "red"), f" {error}"), highlight=False)
-    if report.errors:
-        raise typer.Exit(4)
 
 
 @app.command("ls")
