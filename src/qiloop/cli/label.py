@@ -77,12 +77,14 @@ def jobs_create(
     settings, db = open_database(home)
     store = ImageStore.from_settings(settings)
     prelabels, prelabel_source = None, None
+    with db.session() as session:  # images another job holds are not free: --limit counts free ones
+        queued = jobs.queued_sha256s(session)
     if images:
-        records = [store.resolve(prefix) for prefix in images][:limit]
+        records = [r for r in (store.resolve(prefix) for prefix in images) if r.sha256 not in queued][:limit]
     elif source == "unlabeled":
-        records = jobs.images_without_approved_label(store, LabelStore.from_settings(settings), limit)
+        records = jobs.images_without_approved_label(store, LabelStore.from_settings(settings), limit, exclude=queued)
     elif source == "feedback":
-        records, prelabels = jobs.feedback_images(store, limit)
+        records, prelabels = jobs.feedback_images(store, limit, exclude=queued)
         prelabel_source = "feedback"
     else:
         raise ConfigurationError(f"unknown --from {source!r}", hint="use --from unlabeled or --from feedback")

@@ -86,3 +86,16 @@ def test_jobs_create_from_unlabeled_and_named_images_then_ls(app, tmp_path):
     assert isinstance(bad.exception, ConfigurationError) and "name" in str(bad.exception)
     bad = invoke(app, "jobs", "create", "tags-3", "--from", "camera", "--home", home)
     assert isinstance(bad.exception, ConfigurationError)
+
+
+def test_jobs_create_limit_counts_free_images_only(app, tmp_path):
+    home = tmp_path / "home"
+    ingest_images(ImageStore.from_settings(Settings(home=home)), 9)
+    first = invoke(app, "jobs", "create", "first", "--limit", "3", "--home", home, "--json")
+    assert first.exit_code == 0 and json.loads(first.stdout)["images"] == 3, first.output
+    # 6 images are free; 3 are held by the first job: --limit 3 takes 3 of the free ones ...
+    second = invoke(app, "jobs", "create", "second", "--limit", "3", "--home", home, "--json")
+    assert second.exit_code == 0 and json.loads(second.stdout)["images"] == 3, second.output
+    # ... and --limit 8 takes the 3 still free, not fewer
+    third = invoke(app, "jobs", "create", "third", "--limit", "8", "--home", home, "--json")
+    assert third.exit_code == 0 and json.loads(third.stdout)["images"] == 3, third.output
