@@ -72,10 +72,11 @@ def append(url: str, options: dict[str, str], rows_for, *, policy: Policy = DELT
     Returns:
         (version written or ``None`` when there was nothing to write, rows written).
     """
-    rows = pa.table({})
+    rows: pa.Table | None = None
 
     def attempt() -> tuple[int | None, int]:
         nonlocal rows
+        rows = None
         table = open_table(url, options) or _create(url, options)
         rows = rows_for(table)
         if rows.num_rows == 0:
@@ -87,8 +88,9 @@ def append(url: str, options: dict[str, str], rows_for, *, policy: Policy = DELT
     try:
         return policy.call(attempt, retry_on=CommitFailedError, what=f"appending label records to {url}")
     except (DeltaError, OSError) as exc:
+        what = "opening the label store" if rows is None else f"appending {rows.num_rows} label records to"
         raise StoreError(
-            f"appending {rows.num_rows} label records to {url} failed: {exc}",
+            f"{what} {url} failed: {exc}",
             hint="nothing was committed; retrying the same append is safe (it is idempotent)",
         ) from exc
 
