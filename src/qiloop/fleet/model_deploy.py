@@ -34,15 +34,19 @@ def component_name(model_name: str) -> str:
 def model_from_registry(controller: FleetController, registry, ref: str | None = None) -> Component:
     """Publish the model component of ``ref`` (default: the production version) to the component store.
 
+    Only a version qiloop's approval record stands behind is published: a
+    ``production`` alias moved in MLflow's UI is refused, naming the approved version.
+
     Raises:
         NotFoundError: No such version, or no approved version when ``ref`` is not given.
+        ApprovalError: The approval record does not stand behind the version.
     """
-    version = registry.get(ref) if ref else registry.production()
-    if version is None:
+    if not ref and registry.production() is None:
         raise NotFoundError(
             "the registry has no production model to deploy",
             hint="approve a version (qiloop models approve NAME/VERSION) or pass --model NAME/VERSION",
         )
+    version = registry.approved(ref) if ref else registry.approved()
     with tempfile.TemporaryDirectory(prefix="qiloop-deploy-") as tmp:
         package = registry.download(version.ref, Path(tmp) / "package")
         return model_component(controller.store, package, name=component_name(version.name))

@@ -227,7 +227,9 @@ class ModelRegistry(Tracking):
             )
         return self._set_approval(ref, ApprovalStatus.REJECTED, reason, actor)
 
-    def approved(self, ref: str | ModelRef, default_name: str | None = DEFAULT_MODEL_NAME) -> ModelVersion:
+    def approved(
+        self, ref: str | ModelRef | None = None, default_name: str | None = DEFAULT_MODEL_NAME
+    ) -> ModelVersion:
         """The version a reference names, if qiloop's approval record stands behind it.
 
         What serving and deployment run. ``name@production`` must be the version the
@@ -239,6 +241,8 @@ class ModelRegistry(Tracking):
             ApprovalError: The record does not stand behind it (the message says which version does).
             NotFoundError: Unknown model, version or alias.
         """
+        if ref is None:
+            ref = f"{default_name or DEFAULT_MODEL_NAME}@{PRODUCTION}"
         parsed = parse_ref(ref, default_name) if isinstance(ref, str) else ref
         version = resolve(parsed, self.versions(parsed.name))
         check_standing(version, self.ledger, via_alias=parsed.alias)

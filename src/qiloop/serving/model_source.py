@@ -82,7 +82,7 @@ class RegistrySource:
         self.cache = Path(cache)
 
     def latest(self) -> Release:
-        version = self.registry.get(self.ref)
+        version = self.registry.approved(self.ref)  # an alias moved outside qiloop is refused
         return Release(version.name, str(version.version), key=version.ref, origin=self.ref)
 
     def fetch(self, release: Release) -> Path:
