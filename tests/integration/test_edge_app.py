@@ -33,11 +33,8 @@ require_mosquitto()
 
 
 @pytest.fixture(scope="module")
-def package(tmp_path_factory) -> Path:
-    pytest.importorskip("ultralytics", reason="building a test model needs the train extra")
-    from onnx_models import build_package
-
-    return build_package(tmp_path_factory.mktemp("edge") / "package", (64, 96))
+def package(yolo_package) -> Path:
+    return yolo_package
 
 
 @pytest.fixture(scope="module")
