@@ -51,7 +51,7 @@ def make_package(folder: Path, payload: bytes, map50: float) -> Path:
 def test_register_approve_download_on_postgres(database, tmp_path):
     from qiloop.registry import ModelRegistry
 
-    registry = ModelRegistry(database, tmp_path / "artifacts")
+    registry = ModelRegistry(database, tmp_path / "artifacts", approvals=tmp_path / "approvals.db")
     versions = []
     for i, approval in enumerate(["Approved", "PendingManualApproval"]):
         with registry.start_candidate_run("scratch-detector", {"epochs": i + 1}, tags={"git_commit": "abc"}) as run:
