@@ -22,7 +22,9 @@ from qiloop.edge.inference.budget import DropPolicy
 from qiloop.edge.inference.feedback import FeedbackPolicy
 from qiloop.edge.inference.messages import RESULT_TOPIC
 
-IMAGE_PATTERNS = ("*.jpg", "*.jpeg", "*.png", "*.bmp", "*.JPG", "*.JPEG", "*.PNG", "*.BMP")
+IMAGE_PATTERNS = tuple(
+    f"*.{ext}" for base in ("jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp") for ext in (base, base.upper())
+)
 
 
 class _Section(BaseModel):

@@ -13,6 +13,7 @@ from qiloop.core.errors import NotFoundError
 from qiloop.labeling import tasks
 from qiloop.labeling.api import access
 from qiloop.labeling.api.deps import Principal, any_user
+from qiloop.labeling.api.display import for_browser
 from qiloop.labeling.api.params import RowId
 from qiloop.labeling.api.schemas import BoxesIn, TaskOut
 from qiloop.labeling.backlog import header_seconds
@@ -20,7 +21,6 @@ from qiloop.labeling.models import Job
 
 router = APIRouter(prefix="/api/v1", tags=["labelling"])
 
-_IMAGE_TYPES = {"jpeg": "image/jpeg", "png": "image/png"}
 
 
 @router.get("/me")
@@ -81,11 +81,8 @@ def image(sha256: str, request: Request, who: Principal = Depends(any_user)) -> 
     if not allowed:
         raise NotFoundError(f"no image {sha256[:16]!r} among your tasks", hint="fetch a task first")
     record, data = request.app.state.images.read(sha256)  # never waits on an upload
-    return Response(
-        data,
-        media_type=_IMAGE_TYPES.get(record.format, "application/octet-stream"),
-        headers={"Cache-Control": "private, max-age=600"},
-    )
+    body, media_type = for_browser(data, record.format)
+    return Response(body, media_type=media_type, headers={"Cache-Control": "private, max-age=600"})
 
 
 def _task_out(db, task_id: int, who: Principal) -> TaskOut:
