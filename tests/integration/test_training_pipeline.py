@@ -21,9 +21,11 @@ from qiloop.training.pipeline import run_training
 
 pytestmark = pytest.mark.slow
 
+# One epoch of fine-tuning the checkpoint qiloop ships: a model that finds scratches, in seconds.
 TINY = [
+    "model=builtin:synthetic-yolov8n.pt",
     "epochs=1",
-    "imgsz=128",
+    "imgsz=320",
     "batch=8",
     "nbs=8",
     "workers=0",
@@ -56,12 +58,20 @@ def test_train_export_gate_register_and_read_back_production(world):
         workdir=root / "run1",
         on_step=steps.append,
     )
-    assert steps == ["dataset", "train", "export", "evaluate", "gate", "register"]
+    assert steps == ["dataset", "train", "export", "operating point", "evaluate", "gate", "register"]
     assert result.decision.passed and result.version is not None
     assert result.export.parity.ok
     manifest = read_manifest(result.export.folder)
     assert {"model.onnx", "model.int8.onnx"} <= set(manifest.files)
-    assert (manifest.input_height, manifest.input_width) == (96, 128)  # 450x300 at long side 128
+    assert (manifest.input_height, manifest.input_width) == (224, 320)  # 450x300 at long side 320
+    # The operating point was chosen on the validation split and is what the test figures were taken at.
+    point = manifest.operating_point
+    assert point["split"] == "val" and point["images"] > 0
+    chosen = point["classes"]["scratch"]["confidence"]
+    assert manifest.thresholds.class_confidence == {"scratch": chosen} and manifest.thresholds.confidence == chosen
+    assert result.evaluation.summary()["confidence"] == pytest.approx(chosen)
+    assert result.evaluation.summary()["recall"] > 0 and result.decision.passed
+    assert {c.name for c in result.decision.checks} >= {"min_metric", "min_precision", "min_recall"}
     assert manifest.label_store_version == labels.version()
     assert "mAP50" in manifest.metrics and "mAP50" in manifest.int8_metrics
 
@@ -90,3 +100,24 @@ def test_a_failing_candidate_is_not_registered_and_says_why(world):
     assert len(registry.versions("scratch-detector")) == before
     tags = registry.run(result.run_id).tags()
     assert tags["gate_passed"] == "false" and tags["gate_reasons"]
+    assert registry.run(result.run_id).params()["gate.min_map50"] == "0.99"  # the gate that was applied
+
+
+def test_a_model_that_finds_nothing_is_never_registered_whatever_the_bar(world):
+    _settings, images, labels, registry, root = world
+    before = len(registry.versions("scratch-detector"))
+    # From random weights, one epoch finds no scratch at any confidence.
+    config = TrainConfig.resolve(profile="quick", overrides=[*TINY, "model=yolov8n.yaml", "imgsz=128"])
+    result = run_training(
+        config,
+        GateConfig(min_map50=0.0, min_precision=0.0, min_recall=0.0, approval="auto"),
+        labels=labels,
+        images=images,
+        registry=registry,
+        workdir=root / "run3",
+    )
+    assert result.evaluation.summary()["recall"] == 0.0
+    assert not result.decision.passed and result.version is None
+    failed = [c.name for c in result.decision.checks if not c.passed]
+    assert "finds_defects" in failed and not {"min_metric", "min_precision", "min_recall"} & set(failed)
+    assert len(registry.versions("scratch-detector")) == before

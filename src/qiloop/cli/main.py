@@ -14,7 +14,21 @@ from pathlib import Path
 import typer
 
 from qiloop import __version__
-from qiloop.cli import agent, broker, demo, edge, evaluate, fleet_results, images, labels, models, serve, synth, train
+from qiloop.cli import (
+    agent,
+    broker,
+    demo,
+    edge,
+    evaluate,
+    fleet_results,
+    images,
+    labels,
+    models,
+    pretrain,
+    serve,
+    synth,
+    train,
+)
 from qiloop.cli import fleet as fleet_commands
 from qiloop.cli import label as label_commands
 from qiloop.cli.common import err_console, print_error
@@ -40,6 +54,7 @@ app.add_typer(fleet_commands.app, name="fleet")
 app.command("deploy")(fleet_commands.deploy)
 app.command("evaluate")(evaluate.evaluate)
 app.command("train")(train.train)
+app.command("pretrain")(pretrain.pretrain)
 app.command("synth")(synth.synth)
 app.command("demo")(demo.demo)
 app.command("collect")(fleet_results.collect)

@@ -143,6 +143,10 @@ class CandidateRun:
         """The run's tags as stored."""
         return dict(self.client.get_run(self.run_id).data.tags)
 
+    def params(self) -> dict[str, str]:
+        """The run's parameters as stored (nested ones flattened with dots: ``gate.min_map50``)."""
+        return dict(self.client.get_run(self.run_id).data.params)
+
     def metrics(self) -> dict[str, float]:
         """The latest value of each metric of the run."""
         return dict(self.client.get_run(self.run_id).data.metrics)

@@ -63,7 +63,10 @@ class TrainConfig(_Section):
     """
 
     name: str = Field(default="scratch-detector", min_length=1, description="model name in the package")
-    model: str = Field(default="yolov8n.yaml", description="architecture .yaml or weights .pt to start from")
+    model: str = Field(
+        default="yolov8n.yaml",
+        description="architecture .yaml, weights .pt, or builtin:NAME.pt (a checkpoint qiloop ships) to start from",
+    )
     epochs: int = Field(default=60, ge=1)
     imgsz: int = Field(default=448, ge=32, description="long side of the input; the short side follows the data")
     batch: int = Field(default=16, ge=1)
@@ -89,7 +92,7 @@ class TrainConfig(_Section):
     @classmethod
     def _model_file(cls, value: str) -> str:
         if not value.endswith((".yaml", ".yml", ".pt")):
-            raise ValueError(f"{value!r} is neither an architecture .yaml nor a weights .pt file")
+            raise ValueError(f"{value!r} is neither an architecture .yaml nor a weights .pt file (nor builtin:NAME.pt)")
         return value
 
     @field_validator("ratios")
@@ -165,6 +168,8 @@ PROFILES: dict[str, dict[str, Any]] = {
     # ~200 synthetic images on 2 CPU cores: about 20 s per epoch at 320 x 224. An optimiser
     # step every batch (nbs = batch) and a short warm-up: small data gets few steps per epoch.
     "quick": {
+        # Fine-tunes the checkpoint qiloop ships (trained by `qiloop pretrain` on synthetic tags).
+        "model": "builtin:synthetic-yolov8n.pt",
         "epochs": 10,
         "imgsz": 320,
         "batch": 8,

@@ -33,6 +33,7 @@ import numpy as np
 
 from qiloop.core.detections import Detections
 from qiloop.core.errors import ConfigurationError, NotFoundError, require
+from qiloop.training import checkpoints
 from qiloop.training.config import TrainConfig
 from qiloop.training.history import EpochCallback, EpochTracker, TrainResult
 
@@ -143,8 +144,8 @@ def train(
     """
     yolo = ultralytics()
     run_dir = Path(run_dir).resolve()
-    model_path = Path(config.model)
-    if config.model.endswith(".pt") and not model_path.is_file():
+    start = checkpoints.resolve(config.model)
+    if start.endswith(".pt") and not Path(start).is_file():
         raise NotFoundError(f"weights file {config.model} not found", hint="give --weights an existing .pt file")
     device = resolve_device(config.device)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -152,7 +153,7 @@ def train(
     history: list[dict[str, Any]] = []
     tracker = EpochTracker(history, on_epoch)
     try:
-        model = yolo.YOLO(config.model)
+        model = yolo.YOLO(start)
     except FileNotFoundError as exc:
         raise ConfigurationError(
             f"model {config.model!r} is neither a file nor an architecture ultralytics knows",
