@@ -33,7 +33,7 @@ def preds(*rows: tuple[int, float] | tuple[int, float, int]) -> Detections:
     [
         # hits 0.9 and 0.4, a miss at 0.6: keep 1 → F1 2/3, keep 2 → 1/2, keep 3 → 2·2/(3+2) = 0.8; cut below 0.4
         (truth(0, 1), preds((0, 0.9), (4, 0.6), (1, 0.4)), 0.2, 2 / 3, 1.0),
-        # hits 0.9, 0.8, 0.3, misses 0.5 and 0.45, 3 true: keep 2 → 4/5 = 0.8 beats keep 5 → 6/8; cut between 0.8 and 0.5
+        # hits 0.9, 0.8, 0.3, misses 0.5 and 0.45, 3 true: keep 2 → 4/5 = 0.8 beats keep 5 → 6/8; cut at 0.65
         (truth(0, 1, 2), preds((0, 0.9), (1, 0.8), (4, 0.5), (5, 0.45), (2, 0.3)), 0.65, 1.0, 2 / 3),
         # a tie: keep 1 → 2/3, keep 4 → 2·2/(4+2) = 2/3; the higher threshold wins
         (truth(0, 1), preds((0, 0.9), (4, 0.6), (5, 0.5), (1, 0.4)), 0.75, 1.0, 0.5),

@@ -18,8 +18,11 @@ def encoded(image: Image.Image, fmt: str) -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.parametrize(("fmt", "pil", "media"), [("bmp", "BMP", "image/bmp"), ("webp", "WEBP", "image/webp"),
-                                                   ("png", "PNG", "image/png"), ("jpeg", "JPEG", "image/jpeg")])  # fmt: skip
+FORMATS = [("bmp", "BMP", "image/bmp"), ("webp", "WEBP", "image/webp"), ("png", "PNG", "image/png"),
+           ("jpeg", "JPEG", "image/jpeg")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("fmt", "pil", "media"), FORMATS)
 def test_formats_browsers_show_go_out_as_stored(fmt, pil, media):
     data = encoded(Image.new("RGB", (8, 6), (10, 20, 30)), pil)
     assert for_browser(data, fmt) == (data, media)

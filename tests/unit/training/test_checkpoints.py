@@ -15,7 +15,9 @@ from qiloop.training.pretrain import CHECKPOINT, RECIPE
 def test_the_shipped_checkpoint_matches_its_record():
     assert checkpoints.available() == [CHECKPOINT]
     path = checkpoints.resolve(f"builtin:{CHECKPOINT}")
-    data = open(path, "rb").read()
+    from pathlib import Path
+
+    data = Path(path).read_bytes()
     record = checkpoints.record(CHECKPOINT)
     assert len(data) <= 10 * 1024 * 1024 and record["bytes"] == len(data)
     assert record["sha256"] == hashlib.sha256(data).hexdigest()
@@ -29,7 +31,7 @@ def test_the_shipped_checkpoint_matches_its_record():
 def test_names_resolve_or_say_what_is_there():
     assert checkpoints.resolve("yolov8n.yaml") == "yolov8n.yaml"
     assert checkpoints.resolve("/data/my.pt") == "/data/my.pt"
-    with pytest.raises(NotFoundError, match="no checkpoint named 'other.pt'") as err:
+    with pytest.raises(NotFoundError, match=r"no checkpoint named 'other\.pt'") as err:
         checkpoints.resolve("builtin:other.pt")
     assert f"builtin:{CHECKPOINT}" in err.value.hint
     with pytest.raises(NotFoundError):
