@@ -22,7 +22,6 @@ from qiloop.labeling.models import Job
 router = APIRouter(prefix="/api/v1", tags=["labelling"])
 
 
-
 @router.get("/me")
 def me(who: Principal = Depends(any_user)) -> dict:
     """The caller's account."""
