@@ -18,6 +18,23 @@ def pytest_configure(config: pytest.Config) -> None:
     required_kinds()  # an unknown kind in QILOOP_TEST_REQUIRE is a usage error before any test runs
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Importing ultralytics directly patches ``PIL.Image.open`` for the whole process.
+
+    The patch turns an unreadable image into a network install attempt (a
+    ``ModuleNotFoundError`` offline), so the image store's checks would fail in
+    every later test. Test modules import it through
+    ``qiloop.training.ultralytics_adapter.ultralytics()``, which undoes the patch.
+    """
+    from PIL import Image
+
+    if Image.open.__module__ != "PIL.Image":
+        raise pytest.UsageError(
+            f"PIL.Image.open was replaced by {Image.open.__module__} while collecting: "
+            "import ultralytics through qiloop.training.ultralytics_adapter.ultralytics()"
+        )
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     kinds = sorted(required_kinds())
     return f"qiloop: required (fail, never skip): {', '.join(kinds) or 'nothing (missing services skip)'}"

@@ -9,19 +9,18 @@ through :func:`qiloop.core.metrics.evaluate_detections`.
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 import numpy as np
 import pytest
 
 from qiloop.core.detections import Detections
 from qiloop.core.metrics import evaluate_detections
 
-os.environ["YOLO_OFFLINE"] = "1"
-os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="yolo-config-"))
 torch = pytest.importorskip("torch")
 pytest.importorskip("ultralytics")
+# Through the adapter: offline, and PIL.Image.open left as Pillow's own for the rest of the session.
+from qiloop.training.ultralytics_adapter import ultralytics  # noqa: E402
+
+ultralytics()
 
 from ultralytics.models.yolo.detect import DetectionValidator  # noqa: E402
 from ultralytics.utils.metrics import DetMetrics  # noqa: E402
