@@ -51,6 +51,16 @@ class Settings(BaseSettings):
     )
     classes: list[str] = Field(default=["scratch"], min_length=1, description="Label class names; index = class id.")
     max_image_pixels: int = Field(default=64_000_000, gt=0, description="Larger images are refused as bombs.")
+    # The loop's triggers (orchestration): what starts the next step without a person.
+    camera_folder: Path | None = Field(default=None, description="Folder cameras drop new images into (<home>/camera).")
+    label_job_min_images: int = Field(
+        default=20, ge=1, description="New images waiting for labels that open a labelling job (feedback opens one)."
+    )
+    retrain_after_labels: int = Field(
+        default=12, ge=1, description="Newly approved labels since the last training that start a training run."
+    )
+    rollout_group: str = Field(default="line-1", min_length=1, description="Device group new models roll out to.")
+    training_profile: str = Field(default="default", description="Training profile the orchestration trains with.")
 
     @classmethod
     def settings_customise_sources(
@@ -79,6 +89,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _defaults_under_home(self) -> Settings:
         home = self.home
+        if self.camera_folder is None:
+            self.camera_folder = home / "camera"
         if not self.image_store_url:
             self.image_store_url = str(home / "images")
         if not self.label_store_url:
