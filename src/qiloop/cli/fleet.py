@@ -8,7 +8,6 @@ the soak, a roll-back when it fails.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -77,7 +76,8 @@ def deploy(
     from qiloop.core.deployments import RolloutPolicy
     from qiloop.core.errors import QiloopError
     from qiloop.fleet.controller import FleetController, parse_target
-    from qiloop.fleet.model_deploy import current_code, deploy_code, model_from_registry
+    from qiloop.fleet.model_deploy import deploy_code
+    from qiloop.loop.deploy import deploy_version
     from qiloop.registry import DEFAULT_MODEL_NAME, ModelRegistry
 
     settings = settings_for(home)
@@ -85,20 +85,12 @@ def deploy(
     policy = RolloutPolicy(canary=canary, soak_s=soak, max_failure_fraction=max_failures,
                            health_timeout_s=health_timeout)  # fmt: skip
     controller = FleetController.from_settings(settings)
-    if not allow_new_target:
-        controller.check_target(parsed)  # before anything is published to the component store
     if inference_code and model is None:
         rollout = deploy_code(controller, model_name or DEFAULT_MODEL_NAME, parsed, policy=policy,
-                              allow_new_target=True)  # fmt: skip
+                              allow_new_target=allow_new_target)  # fmt: skip
     else:
-        component = model_from_registry(controller, ModelRegistry.from_settings(settings), model)
-        if inference_code:
-            from qiloop.fleet.packaging import inference_component
-
-            code = inference_component(controller.store, model_name=component.name)
-        else:
-            code = current_code(controller, component.name)
-        rollout = controller.deploy([component, code], parsed, None, policy, allow_new_target=True)
+        rollout = deploy_version(controller, ModelRegistry.from_settings(settings), parsed, model, policy=policy,
+                                 fresh_code=inference_code, allow_new_target=allow_new_target)  # fmt: skip
     what = ", ".join(f"{c.name} {c.version}" for c in rollout.components)
     running = controller.db.controllers()
     if not json_out:
@@ -106,9 +98,6 @@ def deploy(
         if not running:
             console.print("no fleet controller is running: start `qiloop fleet serve` to carry it out", style="yellow")
     if wait:
-        if not running:
-            raise QiloopError("no fleet controller is running to carry the rollout out",
-                              hint="start `qiloop fleet serve` (the rollout is recorded and starts then)")  # fmt: skip
         rollout = _wait(controller, rollout.id, timeout, quiet=json_out)
     if json_out:
         print_json(rollout.model_dump(mode="json"))
@@ -120,17 +109,20 @@ def deploy(
 
 
 def _wait(controller, rollout_id: str, timeout: float, *, quiet: bool):
+    """Wait for the rollout's end with a status line that follows its phase; the Rollout as it stands."""
     import contextlib
 
-    deadline, rollout = time.monotonic() + timeout, controller.db.rollout(rollout_id)
+    from qiloop.loop.deploy import wait_for_rollout
+
     with contextlib.nullcontext() if quiet else console.status("waiting for the rollout") as status:
-        while not rollout.phase.ended and time.monotonic() < deadline:
-            time.sleep(0.2)
-            rollout = controller.db.rollout(rollout_id)
+
+        def show(rollout) -> None:
             done = sum(1 for s in rollout.outcome.values() if s == "SUCCEEDED")
             if status is not None:
                 status.update(f"rollout {rollout_id[:8]}: {rollout.phase.value}, {done} device(s) succeeded")
-    return rollout
+
+        wait_for_rollout(controller.db, rollout_id, timeout=timeout, on_change=show)
+    return controller.db.rollout(rollout_id)
 
 
 @app.command("status")

@@ -63,8 +63,11 @@ def current_code(controller: FleetController, model_name: str) -> Component:
 def deploy_model(
     controller: FleetController, registry, target: Target | str, ref: str | None = None, *,
     policy: RolloutPolicy | None = None, configuration: dict | None = None, allow_new_target: bool = False,
+    fresh_code: bool = False,
 ) -> Rollout:  # fmt: skip
     """Record a rollout of a registry model version with the current inference code; the orchestration hook.
+
+    ``fresh_code`` ships the inference code as installed now instead (a new version only when it changed).
 
     Raises:
         NotFoundError: The fleet knows no such group or device (unless ``allow_new_target``),
@@ -73,7 +76,11 @@ def deploy_model(
     if not allow_new_target:
         controller.check_target(target)
     model = model_from_registry(controller, registry, ref)
-    code = current_code(controller, model.name)
+    code = (
+        inference_component(controller.store, model_name=model.name)
+        if fresh_code
+        else current_code(controller, model.name)
+    )
     return controller.deploy([model, code], target, configuration, policy, allow_new_target=True)
 
 
