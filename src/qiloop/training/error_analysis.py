@@ -82,10 +82,13 @@ def save_error_pictures(
     *,
     n: int = 8,
     class_names: Sequence[str] | None = None,
+    name_of: Callable[[Any], str] | None = None,
 ) -> list[Path]:
-    """Save the ``n`` images with the most missed and the ``n`` with the most false boxes.
+    """Save the ``n`` images with the most missed, the most false and the most found boxes.
 
-    Files are ``missed-01-<image>.png``, ``false-01-<image>.png``, ... in ``out_dir``.
+    Files are ``missed-01-<image>.png``, ``false-01-<image>.png``,
+    ``found-01-<image>.png``, ... in ``out_dir``, ``<image>`` being
+    ``name_of(item)`` (the image's file name; default its URI's last part).
     An image that can no longer be read is skipped. Returns the paths written.
     """
     from qiloop.edge.runtime.preprocess import as_rgb_array
@@ -96,7 +99,9 @@ def save_error_pictures(
     chosen = {
         "missed": worst([c.fn for c in metrics.images], n),
         "false": worst([c.fp for c in metrics.images], n),
+        "found": worst([c.tp for c in metrics.images], n),
     }
+    name_of = name_of or item_name
     written = []
     for kind, indices in chosen.items():
         for rank, i in enumerate(indices, start=1):
@@ -110,7 +115,7 @@ def save_error_pictures(
             picture = draw_comparison(
                 rgb, Detections.from_boxes(item.annotations), shown, class_names=class_names, caption=caption
             )
-            path = out / f"{kind}-{rank:02d}-{_stem(item_name(item))}.png"
+            path = out / f"{kind}-{rank:02d}-{_stem(name_of(item))}.png"
             picture.save(path, format="PNG")
             written.append(path)
     return written
@@ -123,16 +128,34 @@ def write_report(
     *,
     n: int = 8,
     class_names: Sequence[str] | None = None,
+    name_of: Callable[[Any], str] | None = None,
 ) -> dict[str, Any]:
-    """Write ``evaluation.json``, ``precision_recall.png`` and the error pictures into ``out_dir``."""
+    """Write ``evaluation.json``, ``precision_recall.png``, ``confusion.png``/``.json`` and examples to ``out_dir``."""
     import json
 
-    from qiloop.training.plots import plot_precision_recall
+    from qiloop.training.plots import plot_confusion, plot_precision_recall
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     summary = out / "evaluation.json"
     summary.write_text(json.dumps(evaluation.to_json(), indent=2))
     plot = plot_precision_recall(evaluation.metrics, out / "precision_recall.png", class_names=class_names)
-    pictures = save_error_pictures(evaluation, out, read_image, n=n, class_names=class_names)
-    return {"summary": summary, "plot": plot, "pictures": pictures}
+    matrix = evaluation_confusion(evaluation)
+    names = list(class_names or [str(i) for i in range(len(matrix) - 1)])
+    (out / "confusion.json").write_text(json.dumps({"classes": names, "matrix": matrix.tolist()}, indent=2))
+    confusion = plot_confusion(matrix, out / "confusion.png", class_names=names)
+    pictures = save_error_pictures(evaluation, out, read_image, n=n, class_names=class_names, name_of=name_of)
+    return {"summary": summary, "plot": plot, "confusion": confusion, "pictures": pictures}
+
+
+def evaluation_confusion(evaluation: Evaluation, iou: float = 0.5):
+    """The confusion matrix of an evaluation at its operating point (see :mod:`qiloop.core.confusion`)."""
+    from qiloop.core.confusion import confusion_matrix
+
+    truths = [Detections.from_boxes(item.annotations) for item in evaluation.items]
+    shown = [p.above(evaluation.operating) for p in evaluation.predictions]
+    n_classes = 1 + max(
+        [int(d.class_ids.max()) for d in truths + shown if len(d)]
+        + [len(evaluation.extra.get("class_names") or []) - 1]
+    )
+    return confusion_matrix(truths, shown, max(n_classes, 1), iou=iou)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qiloop.core.errors import ConfigurationError
+from qiloop.core.errors import ConfigurationError, QiloopError
 from qiloop.core.models import ModelVersion
 from qiloop.core.package import write_manifest
 from qiloop.training import ultralytics_adapter as adapter
@@ -151,7 +151,7 @@ def run_training(
         step("evaluate")
         evaluation = evaluate_package(exported.folder, test_records, read)
         int8_eval = evaluate_package(exported.folder, test_records, read, int8=True) if exported.int8 else None
-        write_report(evaluation, work / "evaluation", read, class_names=config.classes)
+        write_report(evaluation, work / "evaluation", read, class_names=config.classes, name_of=_file_name(images))
         run.log_artifact(work / "evaluation", "evaluation")
         metrics = _numbers(evaluation.summary())
         int8_metrics = _numbers(int8_eval.summary()) if int8_eval else {}
@@ -187,6 +187,18 @@ def run_training(
             )
         run_id = run.run_id
     return PipelineResult(run_id, dataset, trained, exported, evaluation, int8_eval, decision, version, work)
+
+
+def _file_name(images) -> Callable[[Any], str]:
+    """A record's image as people know it: its original file name (its URI when the store has none)."""
+
+    def name(record) -> str:
+        try:
+            return images.get(record.image_sha256).original_name or record.image_uri
+        except QiloopError:  # gone from the store: the URI still names it
+            return record.image_uri
+
+    return name
 
 
 def _operating_summary(record: dict[str, Any]) -> dict[str, float]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from qiloop.core.errors import require
 from qiloop.core.metrics_types import DetectionMetrics
 
@@ -53,6 +55,32 @@ def plot_precision_recall(
             axis.legend(loc="lower left", fontsize=8)
     if title:
         figure.suptitle(title, fontsize=11)
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png")
+    return path
+
+
+def plot_confusion(matrix, path: str | Path, *, class_names: Sequence[str]) -> Path:
+    """Save the detection confusion matrix (true class rows, predicted class columns, background last) as a PNG."""
+    require("matplotlib", "train")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    labels = [*class_names, "background"]
+    size = 2.5 + 0.6 * len(labels)
+    figure = Figure(figsize=(size, size * 0.85), dpi=100)
+    FigureCanvasAgg(figure)
+    axis = figure.subplots()
+    axis.imshow(matrix, cmap="Blues")
+    peak = max(int(matrix.max()), 1)
+    for (row, col), count in np.ndenumerate(matrix):
+        axis.text(col, row, str(count), ha="center", va="center", color="white" if count > peak / 2 else "black")
+    axis.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+    axis.set_yticks(range(len(labels)), labels)
+    axis.set(xlabel="predicted (background: missed)", ylabel="true (background: false box)")
+    axis.set_title("confusion at the operating point, IoU 0.5", fontsize=10)
     figure.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -124,7 +124,11 @@ def test_error_pictures_show_truth_and_predictions(drafts, tmp_path):
     result = evaluate(Oracle(drafts, drop_every=2, extra=1), drafts, read_local)
     paths = save_error_pictures(result, tmp_path / "errors", read_local, n=3, class_names=["scratch"])
     names = sorted(p.name for p in paths)
-    assert [n[:9] for n in names] == ["false-01-", "false-02-", "false-03-", "missed-01", "missed-02", "missed-03"]
+    assert [n[:9] for n in names] == [
+        *("false-01-", "false-02-", "false-03-"),
+        *("found-01-", "found-02-", "found-03-"),
+        *("missed-01", "missed-02", "missed-03"),
+    ]
     for path in paths:
         assert is_png(path) == (450, 314)  # the image plus a caption band
         pixels = np.asarray(Image.open(path).convert("RGB")).reshape(-1, 3)
@@ -149,4 +153,15 @@ def test_report_writes_everything(drafts, tmp_path):
     result = evaluate(Oracle(drafts, drop_every=2), drafts, read_local)
     report = write_report(result, tmp_path / "report", read_local, n=2)
     assert json.loads(report["summary"].read_text())["fn"] == result.metrics.fn
-    assert is_png(report["plot"]) and len(report["pictures"]) == 2  # no false alarms: only missed
+    # no false alarms: only missed and found examples
+    assert is_png(report["plot"]) and sorted(p.name[:5] for p in report["pictures"]) == ["found"] * 2 + ["misse"] * 2
+    confusion = json.loads((tmp_path / "report" / "confusion.json").read_text())
+    (found, missed), (false, _) = confusion["matrix"]
+    assert (found, missed, false) == (result.metrics.tp, result.metrics.fn, result.metrics.fp)
+    assert is_png(report["confusion"])
+
+
+def test_example_pictures_are_named_by_the_image_file_name(drafts, tmp_path):
+    result = evaluate(Oracle(drafts, drop_every=2), drafts, read_local)
+    paths = save_error_pictures(result, tmp_path / "named", read_local, n=1, name_of=lambda item: "tag 7 (line 2).jpg")
+    assert sorted(p.name for p in paths) == ["found-01-tag_7_line_2_.jpg.png", "missed-01-tag_7_line_2_.jpg.png"]
