@@ -154,3 +154,47 @@ class CandidateRun:
     def status(self) -> str:
         """RUNNING, FINISHED, FAILED or KILLED."""
         return self.client.get_run(self.run_id).info.status
+
+    def log_onnx_model(self, model_path: Path | str, artifact_path: str = "onnx_model") -> None:
+        """Log an ONNX file as an MLflow model (``MLmodel`` + signature), loadable with ``mlflow.pyfunc``.
+
+        The signature is read from the graph: each input and output with its
+        element type and shape. Requirements are given, not inferred (no pip runs).
+        """
+        import tempfile
+
+        import mlflow.onnx
+        import numpy as np
+        import onnx
+        from mlflow.models.signature import ModelSignature
+        from mlflow.types.schema import Schema, TensorSpec
+        from onnx import helper
+
+        model = onnx.load(str(model_path))
+
+        def specs(values) -> Schema:
+            tensors = []
+            for value in values:
+                kind = value.type.tensor_type
+                shape = tuple(d.dim_value if d.HasField("dim_value") else -1 for d in kind.shape.dim)
+                dtype = np.dtype(helper.tensor_dtype_to_np_dtype(kind.elem_type))
+                tensors.append(TensorSpec(dtype, shape, value.name))
+            return Schema(tensors)
+
+        signature = ModelSignature(inputs=specs(model.graph.input), outputs=specs(model.graph.output))
+        with tempfile.TemporaryDirectory(prefix="qiloop-onnx-") as tmp:
+            folder = Path(tmp) / artifact_path
+            requirements = ["onnx", "onnxruntime"]
+            mlflow.onnx.save_model(
+                model, folder, signature=signature, pip_requirements=requirements, save_as_external_data=False
+            )
+            self.log_artifact(folder, artifact_path)
+
+    def log_dataset(
+        self, name: str, digest: str, source: str, profile: Mapping[str, Any], context: str = "training"
+    ) -> None:
+        """Record the dataset the run used as an MLflow dataset input (its fingerprint is the digest)."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        dataset = Dataset(name, digest[:36], "qiloop-label-store", source, profile=json.dumps(_as_data(profile)))
+        self.client.log_inputs(self.run_id, [DatasetInput(dataset, [InputTag("mlflow.data.context", context)])])

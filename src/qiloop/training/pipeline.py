@@ -98,6 +98,9 @@ def run_training(
         run.log_json({"gate": gate.model_dump(mode="json")}, "gate_config.json")
         for name in (CARD_JSON, CARD_PNG, SNAPSHOT_JSON):
             run.log_artifact(dataset.root / name, "dataset")
+        splits = {split: len(ids) for split, ids in dataset.snapshot.splits.items()}
+        source = f"label-store version {dataset.snapshot.label_store_version}"
+        run.log_dataset(f"{config.name}-dataset", dataset.snapshot.fingerprint, source, {"splits": splits})
 
         step("train")
         trained = adapter.train(config, dataset.data_yaml, work / "train", on_epoch=on_epoch)
@@ -133,6 +136,7 @@ def run_training(
             parity_iou=config.export.parity_iou,
             parity_score=config.export.parity_score,
         )
+        run.log_onnx_model(exported.folder / "model.onnx")
         parity = exported.parity
         parity_json = {"summary": parity.summary(), "worst_iou": parity.worst_iou, "boxes": parity.compared}
         run.log_json(parity_json | {"worst_score_diff": parity.worst_score_diff}, "parity.json")

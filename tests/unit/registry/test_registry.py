@@ -192,3 +192,22 @@ def test_importing_the_registry_and_its_cli_loads_no_mlflow():
     code = "import sys, qiloop.registry, qiloop.cli.models, qiloop.training.gate; print('mlflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"
+
+
+def test_candidate_run_logs_the_onnx_model_with_its_signature_and_the_dataset_input(registry, tiny_package, tmp_path):
+    pytest.importorskip("onnx", reason="needs qiloop[train]")
+    from mlflow.models import Model
+
+    with registry.start_candidate_run("onnx-runs") as run:
+        run.log_onnx_model(tiny_package / "model.onnx")
+        run.log_dataset("tags-dataset", "f" * 64, "label-store version 7", {"splits": {"train": 8, "test": 2}})
+    local = Path(run.client.download_artifacts(run.run_id, "onnx_model", str(tmp_path)))
+    model = Model.load(str(local / "MLmodel"))
+    assert "onnx" in model.flavors
+    inputs = model.signature.inputs.to_dict()
+    assert len(inputs) == 1 and inputs[0]["tensor-spec"]["dtype"] == "float32"
+    assert tuple(inputs[0]["tensor-spec"]["shape"][1:]) == (3, 64, 96)  # channels and the tiny model's input size
+    (dataset,) = run.client.get_run(run.run_id).inputs.dataset_inputs
+    assert dataset.dataset.name == "tags-dataset" and dataset.dataset.digest == "f" * 36
+    assert '"test": 2' in dataset.dataset.profile
+    assert [(t.key, t.value) for t in dataset.tags] == [("mlflow.data.context", "training")]
