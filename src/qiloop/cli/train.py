@@ -43,6 +43,20 @@ def train(
             show_default=False,
         ),
     ] = None,
+    folds: Annotated[
+        int | None,
+        typer.Option(
+            "--folds",
+            help="Cross-validate instead: K rounds grouped by photo, each testing on one fold; prints mean ± std "
+            "of the test figures and registers nothing.",
+            show_default=False,
+            min=2,
+        ),
+    ] = None,
+    fold: Annotated[
+        list[int] | None,
+        typer.Option("--fold", help="With --folds: run only this round (0-based; repeat it).", show_default=False),
+    ] = None,
     print_config: Annotated[
         bool, typer.Option("--print-config", help="Print the resolved config as YAML and stop.")
     ] = False,
@@ -55,6 +69,9 @@ def train(
     INT8 export with a parity check -> evaluation on the test split -> gate
     (gate.min_map50, no regression against production) -> MLflow registry.
     Exit code 1 when the candidate fails the gate (it is kept as an MLflow run).
+
+    With --folds K it cross-validates the recipe instead (no export, no registry):
+    qiloop train --folds 5 --profile default epochs=40
     """
     from qiloop.training.config import TrainConfig
 
@@ -71,6 +88,15 @@ def train(
         return
     settings = settings_for(home)
     run = out or settings.home / "runs" / f"train-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
+    if folds is not None:
+        from qiloop.cli.train_folds import cross_validate
+
+        summary = cross_validate(cfg, settings, Path(run), folds, fold, quiet=json_out)
+        if json_out:
+            print_json(summary)
+        return
+    if fold:
+        raise typer.BadParameter("--fold needs --folds K", param_hint="--fold")
     summary = _run(cfg, settings, Path(run), quiet=json_out)
     if json_out:
         print_json(summary)

@@ -10,7 +10,7 @@ dataset versions.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from qiloop.core.errors import ConfigurationError
 
@@ -48,3 +48,43 @@ def split_of(group: str, ratios: Mapping[str, float] = DEFAULT_RATIOS, salt: str
         if u < edge:
             return name
     return names[-1]
+
+
+def fold_of(groups: Iterable[str], folds: int, salt: str = "") -> dict[str, int]:
+    """Each group's fold, ``0 .. folds - 1``, for cross-validation grouped by photo.
+
+    Groups are ordered by :func:`unit_hash` and dealt out in turn, so fold sizes
+    (in groups) differ by at most one and a group's fold depends only on the set
+    of groups and the salt, never on the order they are given in.
+
+    Raises:
+        ConfigurationError: fewer than 2 folds, or fewer groups than folds.
+    """
+    unique = sorted(set(groups), key=lambda g: (unit_hash(g, salt), g))
+    if folds < 2:
+        raise ConfigurationError(f"{folds} folds: cross-validation needs at least 2", hint="use --folds 3 or 5")
+    if len(unique) < folds:
+        raise ConfigurationError(
+            f"{len(unique)} image groups cannot fill {folds} folds",
+            hint="label images from more groups (photos), or use fewer folds",
+        )
+    return {group: index % folds for index, group in enumerate(unique)}
+
+
+def fold_assigner(folds: Mapping[str, int], test_fold: int, val_share: float = 0.125) -> Callable[[str], str]:
+    """The split of each group in one round of cross-validation.
+
+    The groups of ``test_fold`` are the test split; of the others, a stable
+    ``val_share`` (by :func:`unit_hash` salted with the round) validates, and the
+    rest trains. Every group is tested exactly once over the rounds.
+    """
+    if not 0 < val_share < 1:
+        raise ConfigurationError(f"validation share {val_share} must be between 0 and 1", hint="for example 0.125")
+    ratios = {"train": 1 - val_share, "val": val_share}
+
+    def assign(group: str) -> str:
+        if group not in folds:
+            raise ConfigurationError(f"image group {group!r} has no fold", hint="assign folds over every group")
+        return "test" if folds[group] == test_fold else split_of(group, ratios, salt=f"fold-{test_fold}")
+
+    return assign

@@ -8,7 +8,7 @@ to images by their image-store URI, so an export imports back unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePath
@@ -73,19 +73,26 @@ def export_labels(
     return summary
 
 
-def yolo_items(records: Sequence[LabelRecord], images, ratios: Mapping[str, float] = DEFAULT_RATIOS):
+def yolo_items(
+    records: Sequence[LabelRecord],
+    images,
+    ratios: Mapping[str, float] = DEFAULT_RATIOS,
+    assign: Callable[[str], str] | None = None,
+):
     """``(record, split, file name)`` for each record: the split of its image's group, a unique name.
 
     The one place that assigns YOLO splits, shared by :func:`export_labels` and
     the training dataset build. The split comes from the image's ``group``
     (:func:`~qiloop.core.splits.split_of`), so a group never moves between
     exports; the name is the image's original file name, prefixed with its
-    content hash when two images share a name.
+    content hash when two images share a name. ``assign`` (group → split)
+    replaces the ratios, as cross-validation does for each fold.
     """
+    assign = assign or (lambda group: split_of(group, ratios))
     items, names = [], set()
     for record in records:
         image = images.get(record.image_sha256)
-        split = split_of(image.group, ratios)
+        split = assign(image.group)
         name = image.original_name or PurePath(record.image_uri).name
         if name in names:  # the same file name in two folders: keep both, told apart by content
             name = f"{record.image_sha256[:12]}-{name}"

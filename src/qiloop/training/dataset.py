@@ -10,7 +10,7 @@ versions, and the crops of one photo never leak across splits.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -66,6 +66,7 @@ def build_dataset(
     as_of: datetime | int | None = None,
     ratios: Mapping[str, float] = DEFAULT_RATIOS,
     classes: Sequence[str] = ("scratch",),
+    assign: Callable[[str], str] | None = None,
 ) -> BuiltDataset:
     """Write the dataset of the label store as of ``as_of`` to ``out_dir``.
 
@@ -76,6 +77,8 @@ def build_dataset(
         as_of: a time or a label-store version; ``None`` is now.
         ratios: split shares; ``train`` and ``val`` must end up non-empty.
         classes: class names, index = class id.
+        assign: image group → split, in place of the ratios' hash split (one
+            fold of cross-validation: :func:`~qiloop.core.splits.fold_assigner`).
 
     Raises:
         ConfigurationError: ``out_dir`` holds other files, or a split needed for
@@ -84,7 +87,7 @@ def build_dataset(
     root = _fresh_folder(Path(out_dir))
     snapshot = labels.snapshot(as_of=as_of)
     records = labels.records(snapshot.record_ids, version=snapshot.label_store_version)
-    items = yolo_items(records, images, ratios)
+    items = yolo_items(records, images, ratios, assign)
     _require_splits(_ids_by_split((record, split) for record, split, _ in items), ratios, len(records))
     by_uri = {record.image_uri: record.image_sha256 for record, _, _ in items}
     result = yolo_folder.export(root, items, list(classes), lambda uri: images.read_bytes(by_uri[uri]))
