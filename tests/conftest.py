@@ -18,21 +18,22 @@ def pytest_configure(config: pytest.Config) -> None:
     required_kinds()  # an unknown kind in QILOOP_TEST_REQUIRE is a usage error before any test runs
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Importing ultralytics directly patches ``PIL.Image.open`` for the whole process.
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Undo ultralytics' patch of ``PIL.Image.open`` before each test.
 
-    The patch turns an unreadable image into a network install attempt (a
-    ``ModuleNotFoundError`` offline), so the image store's checks would fail in
-    every later test. Test modules import it through
-    ``qiloop.training.ultralytics_adapter.ultralytics()``, which undoes the patch.
+    Importing ultralytics (``pytest.importorskip("ultralytics")`` at collection
+    included) patches it for the whole process: an unreadable image then
+    becomes a network install attempt (``ModuleNotFoundError`` offline)
+    instead of Pillow's error, and the image store's checks of every later test
+    would see the wrong error. qiloop itself imports ultralytics through the
+    adapter, which undoes the patch the same way.
     """
     from PIL import Image
 
     if Image.open.__module__ != "PIL.Image":
-        raise pytest.UsageError(
-            f"PIL.Image.open was replaced by {Image.open.__module__} while collecting: "
-            "import ultralytics through qiloop.training.ultralytics_adapter.ultralytics()"
-        )
+        from qiloop.training.ultralytics_adapter import restore_pil_open
+
+        restore_pil_open()
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -17,7 +17,7 @@ from qiloop.core.metrics import evaluate_detections
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("ultralytics")
-# Through the adapter: offline, and PIL.Image.open left as Pillow's own for the rest of the session.
+# Through the adapter: offline, integrations off.
 from qiloop.training.ultralytics_adapter import ultralytics  # noqa: E402
 
 ultralytics()

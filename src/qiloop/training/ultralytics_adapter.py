@@ -55,11 +55,11 @@ def ultralytics(config_dir: Path | None = None):
 
     if any(SETTINGS.get(k) != v for k, v in INTEGRATIONS_OFF.items()):
         SETTINGS.update(INTEGRATIONS_OFF)
-    _restore_pil_open()
+    restore_pil_open()
     return module
 
 
-def _restore_pil_open() -> None:
+def restore_pil_open() -> None:
     """Undo ultralytics' process-wide patch of ``PIL.Image.open``.
 
     The patch answers any unreadable image by installing a HEIF plugin from the
