@@ -43,7 +43,13 @@ def held_out(root: Path, n: int, seed: int, imgsz: int) -> Path:
     images, labels = ImageStore.from_settings(settings), LabelStore.from_settings(settings)
     report = generate_dataset(root / "synth", n, seed=seed)
     import_parsed(labels_csv.read(report.labels_csv), images, labels, images_root=root / "synth")
-    return build_dataset(labels, images, root / "dataset", ratios={"val": 1.0}).data_yaml
+    data_yaml = build_dataset(labels, images, root / "dataset", ratios={"val": 1.0}).data_yaml
+    import yaml
+
+    spec = yaml.safe_load(data_yaml.read_text())
+    spec.setdefault("train", spec["val"])  # ultralytics' validator insists on a train entry; it is never read
+    data_yaml.write_text(yaml.safe_dump(spec))
+    return data_yaml
 
 
 def main() -> None:
