@@ -26,8 +26,10 @@ from qiloop.cli import (
     models,
     pretrain,
     serve,
+    status,
     synth,
     train,
+    up,
 )
 from qiloop.cli import fleet as fleet_commands
 from qiloop.cli import label as label_commands
@@ -59,6 +61,8 @@ app.command("synth")(synth.synth)
 app.command("demo")(demo.demo)
 app.command("collect")(fleet_results.collect)
 app.command("serve")(serve.serve)
+app.command("up")(up.up)
+app.command("status")(status.status)
 
 
 def _version(value: bool) -> None:
