@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     )
     classes: list[str] = Field(default=["scratch"], min_length=1, description="Label class names; index = class id.")
     max_image_pixels: int = Field(default=64_000_000, gt=0, description="Larger images are refused as bombs.")
+    fleet_results_url: str = Field(default="", description="The fleet's results and status Delta tables (folder "
+                                   "or s3://); default <home>/fleet-results.")  # fmt: skip
+    fleet_results_batch: int = Field(default=5000, gt=0, description="Results per Delta commit at most.")
+    fleet_results_flush_s: float = Field(default=2.0, gt=0, description="Longest wait before results are committed.")
+    fleet_dedupe_window_s: float = Field(default=86_400.0, gt=0, description="How long a device message's "
+                                         "(device_id, sequence) is remembered to drop re-deliveries.")  # fmt: skip
+    fleet_offline_after_s: float = Field(default=120.0, gt=0, description="A device not heard from for this long "
+                                         "is offline.")  # fmt: skip
+    fleet_alert_webhook_url: str | None = Field(default=None, description="POST every new fleet alert here (JSON).")
+    fleet_alert_labeling: bool = Field(default=False, description="A drift or defect-rate alert opens a labelling "
+                                       "job on the device's recent feedback images.")  # fmt: skip
     # The loop's triggers (orchestration): what starts the next step without a person.
     camera_folder: Path | None = Field(default=None, description="Folder cameras drop new images into (<home>/camera).")
     label_job_min_images: int = Field(
@@ -95,6 +106,8 @@ class Settings(BaseSettings):
             self.image_store_url = str(home / "images")
         if not self.label_store_url:
             self.label_store_url = str(home / "labels")
+        if not self.fleet_results_url:
+            self.fleet_results_url = str(home / "fleet-results")
         if not self.labeling_db_url:
             self.labeling_db_url = f"sqlite:///{home / 'labeling.db'}"
         if not self.mlflow_tracking_uri:

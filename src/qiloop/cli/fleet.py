@@ -13,12 +13,14 @@ from typing import Annotated
 
 import typer
 
+from qiloop.cli import fleet_alerts
 from qiloop.cli.common import HomeOption, JsonOption, console, print_json, settings_for
 from qiloop.cli.fleet_serve import serve
 from qiloop.cli.fleet_show import show_devices, show_rollouts
 
 app = typer.Typer(help="The fleet controller and the devices it knows.", no_args_is_help=True)
 app.command("serve")(serve)
+app.add_typer(fleet_alerts.app, name="alerts")
 
 TargetOption = Annotated[
     str, typer.Option("--target", help="A group name, group:NAME or device:ID.", show_default=False)

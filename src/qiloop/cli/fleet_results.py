@@ -13,7 +13,10 @@ from rich.text import Text
 from qiloop.cli.common import HomeOption, JsonOption, console, print_json, settings_for
 from qiloop.registry.refs import format_ref
 
-results_app = typer.Typer(help="Inspection results the collector stored (from <home>/fleet.db).", no_args_is_help=True)
+results_app = typer.Typer(
+    help="Inspection results the collector stored (<home>/fleet-results, and what waits in <home>/fleet.db).",
+    no_args_is_help=True,
+)
 
 DbOption = Annotated[
     Path | None, typer.Option("--db", help="The fleet database (default <home>/fleet.db).", show_default=False)
@@ -45,13 +48,31 @@ def collect(
     client_id: Annotated[
         str, typer.Option("--client-id", help="MQTT client id; keep it stable so the broker keeps the session.")
     ] = "qiloop-collector",
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch/--no-watch",
+            help="Raise fleet alerts while collecting (offline devices, defect rate, confidence drift, outboxes,"
+            " rollouts); see `qiloop fleet alerts`.",
+        ),
+    ] = True,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            min=1,
+            max=65535,
+            help="Serve Prometheus metrics (alerts raised and open) on http://0.0.0.0:PORT/metrics.",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
     home: HomeOption = None,
 ) -> None:
     """Receive results, device status and feedback images; store each once and print results as they arrive."""
     from qiloop.core.errors import ConfigurationError
-    from qiloop.edge.inference.messages import RESULT_TOPIC
     from qiloop.fleet.collector import Collector
+    from qiloop.protocol.topics import RESULT_TOPIC
 
     settings = settings_for(home)
     url = broker or settings.mqtt_url
@@ -64,7 +85,11 @@ def collect(
     if not quiet:
         collector.on_result(lambda r: console.print(_line(r), highlight=False, soft_wrap=True))
     done = threading.Event()
-    with collector:
+    if metrics_port is not None:
+        from qiloop.core.errors import require
+
+        require("prometheus_client", "fleet").start_http_server(metrics_port)
+    with collector, _watching(collector, settings, watch):
         console.print(f"collecting from {url} ({', '.join(collector.topics)}); Ctrl-C stops", highlight=False)
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the collection, not the command
             done.wait(duration)
@@ -76,19 +101,57 @@ def collect(
     )
 
 
+@contextlib.contextmanager
+def _watching(collector, settings, enabled: bool):
+    """Run the fleet watcher on the collector's results while the block runs."""
+    if not enabled:
+        yield None
+        return
+    from qiloop.fleet.registry_db import FleetDB
+    from qiloop.fleet.watch import FleetWatch, WatchRules, build_alerts
+
+    stoppable: list = []
+    alerts = build_alerts(settings, on_listener=stoppable.append)
+    registry = FleetDB.from_settings(settings)
+    watch = FleetWatch(alerts, collector.intake.db, registry, WatchRules.from_settings(settings))
+    collector.on_result(watch.observe)
+    watch.start()
+    try:
+        yield watch
+    finally:
+        watch.stop()
+        for listener in stoppable:
+            listener.stop()
+        registry.close()
+        alerts.store.close()
+
+
 @results_app.command("ls")
 def list_results(
     device: Annotated[str | None, typer.Option("--device", help="Only this device.")] = None,
+    verdict: Annotated[str | None, typer.Option("--verdict", help="Only pass or fail.", show_default=False)] = None,
+    model_version: Annotated[
+        str | None, typer.Option("--model-version", help="Only results of this model version.", show_default=False)
+    ] = None,
+    hours: Annotated[
+        float | None, typer.Option("--hours", min=0, help="Only the last H hours (by device time).", show_default=False)
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=0, help="Show the newest N results (0: all).")] = 50,
     db: DbOption = None,
     home: HomeOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """List stored inspection results, newest first."""
+    from datetime import datetime, timedelta, timezone
+
+    from qiloop.core.errors import ConfigurationError
     from qiloop.fleet.results_db import ResultsDB
 
+    if verdict not in (None, "pass", "fail"):
+        raise ConfigurationError(f"unknown verdict {verdict!r}", hint="use --verdict pass or --verdict fail")
+    since = datetime.now(timezone.utc) - timedelta(hours=hours) if hours is not None else None
     with ResultsDB.from_settings(settings_for(home, must_exist=db is None), db) as results_db:
-        rows = results_db.results(device, limit)
+        rows = results_db.results(device, limit, verdict=verdict, model_version=model_version, since=since)
     if json_output:
         print_json([{**r.message.model_dump(mode="json"), "received_at": r.received_at.isoformat()} for r in rows])
         return

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from qiloop.edge.inference.messages import DetectedBox, DeviceStatus, FeedbackImage, InferenceResult
 from qiloop.fleet.results_db import ResultsDB
+from qiloop.protocol.messages import DetectedBox, DeviceStatus, FeedbackImage, InferenceResult
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 BOX = DetectedBox(class_id=0, class_name="scratch", score=0.9, left=1, top=2, width=3, height=4)
