@@ -1,0 +1,87 @@
+"""The Fleet pages: devices and rollouts; charts over time of one device or one line (a device group)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from qiloop.console import fleet_view
+from qiloop.console.render import render
+from qiloop.core.errors import NotFoundError
+from qiloop.labeling.api.deps import Principal, verifier
+
+router = APIRouter(include_in_schema=False)
+WINDOWS = {"1h": timedelta(hours=1), "6h": timedelta(hours=6), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+
+
+@router.get("/fleet")
+async def fleet_page(request: Request, who: Principal = Depends(verifier)) -> Response:
+    """Devices (last seen, online, groups, versions, last deployment, newest status) and recent rollouts."""
+    sources = request.app.state.console.sources
+    fleet = sources.fleet()
+    if fleet is None:
+        return render(request, "console_fleet.html", devices=[], rollouts=[], groups=[], missing=True, offline_after=0)
+
+    def load():
+        return fleet_view.devices(sources), fleet_view.rollouts(fleet)
+
+    devices, rollouts = await run_in_threadpool(load)
+    groups = sorted({g for d in devices for g in d.row.groups})
+    return render(
+        request, "console_fleet.html", devices=devices, rollouts=rollouts, groups=groups, missing=False,
+        offline_after=sources.offline_after_s,
+    )  # fmt: skip
+
+
+@router.get("/fleet/devices/{device_id}")
+async def device_page(
+    device_id: str, request: Request, window: str = Query(default="24h", max_length=4),
+    who: Principal = Depends(verifier),
+) -> Response:  # fmt: skip
+    """One device: what it runs, its newest status, and charts of what it reported over ``window``."""
+    sources = request.app.state.console.sources
+    results, span = sources.results(), _window(window)
+
+    def load():
+        found = fleet_view.devices(sources)
+        device = next((d for d in found if d.row.device_id == device_id), None)
+        return device, (fleet_view.charts(results, [device_id], span) if device is not None else [])
+
+    device, charts = await run_in_threadpool(load)
+    if device is None:
+        raise NotFoundError(f"no device {device_id!r} in the fleet", hint="the Fleet page lists the known devices")
+    return render(request, "console_device.html", device=device, charts=charts, window=window, windows=WINDOWS)
+
+
+@router.get("/fleet/lines/{group}")
+async def line_page(
+    group: str, request: Request, window: str = Query(default="24h", max_length=4),
+    who: Principal = Depends(verifier),
+) -> Response:  # fmt: skip
+    """One line (a device group): its devices and charts of what they reported together over ``window``."""
+    sources = request.app.state.console.sources
+    results, span = sources.results(), _window(window)
+
+    def load():
+        found = fleet_view.devices(sources)
+        members = [d for d in found if group in d.row.groups]
+        ids = [d.row.device_id for d in members]
+        return members, (fleet_view.charts(results, ids, span) if members else [])
+
+    members, charts = await run_in_threadpool(load)
+    if not members:
+        raise NotFoundError(f"no device in the group {group!r}", hint="the Fleet page lists the groups")
+    return render(
+        request, "console_line.html", group=group, members=members, charts=charts, window=window, windows=WINDOWS
+    )
+
+
+def _window(text: str) -> timedelta:
+    if text not in WINDOWS:
+        from qiloop.core.errors import ConfigurationError
+
+        raise ConfigurationError(f"unknown window {text!r}", hint=f"choose one of {', '.join(WINDOWS)}")
+    return WINDOWS[text]
