@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # What `make test` and `make demo` install; grows as parts land.
-EXTRAS ?= data,s3,edge,label,train,registry,orchestrate,serve,broker,dev
+EXTRAS ?= data,s3,edge,label,train,registry,orchestrate,serve,broker,fleet,dev
 comma  := ,
 STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 DEMO_HOME ?= .qiloop-demo
