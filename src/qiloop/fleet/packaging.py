@@ -1,9 +1,11 @@
 """Build the two kinds of component: a model from a model package, the inference code from source.
 
 Model and code are separate components, so a new model does not resend the code and a
-code change does not resend the model. The inference component is a zip of qiloop's
-pure-Python source, built byte-for-byte reproducibly (sorted entries, fixed times), so
-unchanged code gives the same sha256 and is never published or transferred twice.
+code change does not resend the model. The inference component is a zip of the part of
+qiloop's pure-Python source a device runs (``core``, ``protocol``, ``edge``: no training,
+labelling, registry or CLI), built byte-for-byte reproducibly (sorted entries, fixed
+times), so unchanged code gives the same sha256 and is never published or transferred twice.
+The device's third-party packages (``qiloop[edge]``) are installed once, not shipped.
 """
 
 from __future__ import annotations
@@ -24,9 +26,12 @@ from qiloop.fleet.component_store import ComponentStore
 INFERENCE_NAME = "qiloop-inference"
 CODE_ARCHIVE = "inference.zip"
 _EPOCH = (1980, 1, 1, 0, 0, 0)
-# How the device runs the inference app; the nucleus fills in the placeholders.
+# The packages a device runs (the direction of imports keeps them free of the cloud side).
+DEVICE_PACKAGES = ("core", "protocol", "edge")
+# How the device runs the inference app (its own entry point: the CLI is not shipped);
+# the nucleus fills in the placeholders.
 INFERENCE_COMMAND = [
-    "{python}", "-m", "qiloop.cli.main", "edge", "run",
+    "{python}", "-m", "qiloop.edge.inference",
     "--package", "{model_path}", "--device-id", "{device_id}", "--broker", "{broker_url}", "--watch", "{camera_dir}",
     "--home", "{data_dir}",  # the outbox outlives code updates: not inside the version folder
 ]  # fmt: skip
@@ -51,12 +56,16 @@ def model_component(store: ComponentStore, package: str | Path, *, name: str | N
 
 
 def source_archive(root: str | Path | None = None) -> bytes:
-    """A reproducible zip of the ``qiloop`` package's Python source (no caches, no data)."""
+    """A reproducible zip of the device's part of the ``qiloop`` package's Python source.
+
+    Only the top-level ``__init__.py`` and ``py.typed`` and the source of
+    :data:`DEVICE_PACKAGES` go in: no caches, data, cloud side or CLI.
+    """
     root = Path(root or Path(qiloop.__file__).parent)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(root.rglob("*")):
-            if path.is_dir() or "__pycache__" in path.parts or path.suffix not in (".py", ".typed"):
+            if not _device_file(path, root):
                 continue
             info = zipfile.ZipInfo(f"qiloop/{path.relative_to(root).as_posix()}", date_time=_EPOCH)
             info.external_attr = (stat.S_IFREG | 0o644) << 16
@@ -85,6 +94,13 @@ def inference_component(
         name, version, ComponentKind.INFERENCE, {CODE_ARCHIVE: archive}, lifecycle=lifecycle,
         dependencies=dependencies, description=f"qiloop {qiloop.__version__} inference app",
     )  # fmt: skip
+
+
+def _device_file(path: Path, root: Path) -> bool:
+    parts = path.relative_to(root).parts
+    if path.is_dir() or "__pycache__" in parts or path.suffix not in (".py", ".typed"):
+        return False
+    return parts[0] in DEVICE_PACKAGES if len(parts) > 1 else parts[0] in ("__init__.py", "py.typed")
 
 
 def _unchanged(latest: Component, archive: bytes, lifecycle: Lifecycle, dependencies: dict[str, str]) -> bool:

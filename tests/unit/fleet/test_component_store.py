@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 import zipfile
 from io import BytesIO
 
@@ -12,7 +15,14 @@ from qiloop.core.components import ComponentKind
 from qiloop.core.errors import ConfigurationError, NotFoundError
 from qiloop.core.package import write_manifest
 from qiloop.fleet.component_store import ComponentStore
-from qiloop.fleet.packaging import CODE_ARCHIVE, inference_component, model_component, source_archive
+from qiloop.fleet.packaging import (
+    CODE_ARCHIVE,
+    DEVICE_PACKAGES,
+    INFERENCE_COMMAND,
+    inference_component,
+    model_component,
+    source_archive,
+)
 
 
 def _package(folder, version="3", weights=b"fp32-weights"):
@@ -94,6 +104,31 @@ def test_inference_code_gets_a_new_version_only_when_it_changes(store, tmp_path)
     assert archive.sha256 == hashlib.sha256(source_archive(root)).hexdigest()
 
 
-def test_the_real_source_archive_contains_the_device_entry_points():
+def test_the_real_source_archive_holds_only_what_the_device_runs():
     names = set(zipfile.ZipFile(BytesIO(source_archive())).namelist())
-    assert {"qiloop/cli/main.py", "qiloop/edge/runtime/detector.py", "qiloop/core/records.py"} <= names
+    assert {"qiloop/__init__.py", "qiloop/edge/inference/__main__.py", "qiloop/edge/runtime/detector.py",
+            "qiloop/core/records.py"} <= names  # fmt: skip
+    tops = {name.split("/")[1] for name in names if name.count("/") > 1}
+    assert tops <= set(DEVICE_PACKAGES), tops - set(DEVICE_PACKAGES)
+    assert not [n for n in names if n.count("/") == 1 and n not in ("qiloop/__init__.py", "qiloop/py.typed")]
+    assert INFERENCE_COMMAND[1:3] == ["-m", "qiloop.edge.inference"]
+
+
+def test_the_unpacked_inference_component_runs_without_the_rest_of_qiloop(tmp_path):
+    """The device's entry point and everything it imports load from the zip alone (no CLI, no cloud side)."""
+    zipfile.ZipFile(BytesIO(source_archive())).extractall(tmp_path)
+    outside = f"m.split('.')[1] not in {DEVICE_PACKAGES!r}"
+    probe = (
+        "import qiloop, qiloop.edge.inference.app, qiloop.edge.inference.__main__ as entry, sys;"
+        "print(qiloop.__file__);"
+        f"print(sorted(m for m in sys.modules if m.startswith('qiloop.') and {outside}))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    origin, outside = done.stdout.splitlines()
+    assert origin.startswith(str(tmp_path)) and outside == "[]"
+    usage = subprocess.run([sys.executable, "-m", "qiloop.edge.inference", "--device-id", "cam-1", "x"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)  # fmt: skip
+    assert usage.returncode == 2 and "key=value" in usage.stderr
