@@ -13,7 +13,12 @@ the deployment in the shape of Greengrass's ``CreateDeployment`` request);
   ``{artifacts:decompressedPath}/<zip stem>``, ``{<model>_path}`` / ``{model_path}`` →
   ``{<model>:artifacts:path}``, ``{device_id}`` → ``{iot:thingName}``, anything else →
   ``{configuration:/<name>}`` (with a default configuration to fill in);
-- the rollout policy becomes the IoT job's abort criteria and the canary its minimum executed things.
+- the rollout policy becomes the IoT job's abort criteria and the canary its minimum executed things;
+- a component with a command gets an ``Install`` step that makes a virtual environment in its work
+  folder and installs the device's Python packages into it (qiloop's own requirements and its ``edge``
+  extra, as :func:`device_requirements` reads them from the installed qiloop), and ``{python}``
+  becomes that environment's interpreter: the recipe runs against what it installed, not against
+  whatever happens to be on the device.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import base64
 import json
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +39,8 @@ from qiloop.core.versions import Version
 RECIPE_FORMAT = "2020-01-25"
 _PLACEHOLDER = re.compile(r"\{([A-Za-z0-9_.-]+)\}")
 _CLAUSE = re.compile(r"^(>=|<=|==|!=|>|<|\^)?\s*(\d+(?:\.\d+)*)$")
+VENV = "{work:path}/venv"
+INSTALL_TIMEOUT_S = 1800  # onnxruntime and numpy over a slow link
 DEFAULTS = {"python": "python3", "broker_url": "mqtt://127.0.0.1:1883", "camera_dir": "/var/lib/qiloop/camera",
             "data_dir": "/var/lib/qiloop/data"}  # fmt: skip
 
@@ -70,8 +77,45 @@ def version_requirement(spec: str) -> str:
     return " ".join(out)
 
 
-def recipe(component: Component, *, bucket: str = "YOUR-BUCKET", prefix: str = "qiloop") -> dict[str, Any]:
-    """The Greengrass v2 recipe of ``component`` (artefacts expected at ``s3://bucket/prefix/...``)."""
+def device_requirements(extra: str = "edge") -> list[str]:
+    """What ``pip install qiloop[edge]`` installs besides qiloop: its own requirements and the extra's.
+
+    Read from the installed qiloop's metadata, so the recipe asks for the same versions as this install.
+
+    Example:
+        >>> any(r.startswith("onnxruntime") for r in device_requirements())
+        True
+    """
+    from importlib.metadata import requires
+
+    found = []
+    for line in requires("qiloop") or []:
+        spec, _, marker = line.partition(";")
+        if spec.strip().startswith("qiloop"):
+            continue  # another extra of qiloop's (the edge extra names none)
+        compact = marker.replace(" ", "").replace("'", '"')
+        if "extra==" not in compact:
+            found.append(line.strip())  # a base requirement, with its own marker (pip reads it on the device)
+        elif compact == f'extra=="{extra}"':
+            found.append(spec.strip())
+    return found
+
+
+def install_script(requirements: Sequence[str]) -> str:
+    """The Greengrass ``Install`` script: a virtual environment in the work folder with ``requirements``."""
+    pip = f"{VENV}/bin/pip"
+    return (f"{{configuration:/python}} -m venv {VENV} && {pip} install --disable-pip-version-check --no-input "
+            + shlex.join(requirements))  # fmt: skip
+
+
+def recipe(
+    component: Component, *, bucket: str = "YOUR-BUCKET", prefix: str = "qiloop", requirements: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The Greengrass v2 recipe of ``component`` (artefacts expected at ``s3://bucket/prefix/...``).
+
+    With ``requirements`` (pip specifiers), a component with a command installs them into a virtual
+    environment of its own first and runs with that environment's Python.
+    """
     version = semver(component.version)
     artifacts = []
     for f in component.files:
@@ -86,9 +130,16 @@ def recipe(component: Component, *, bucket: str = "YOUR-BUCKET", prefix: str = "
     manifest: dict[str, Any] = {"Platform": {"os": "linux"}, "Artifacts": artifacts}
     configuration: dict[str, str] = {}
     if component.lifecycle.command:
-        run = shlex.join(_variables(arg, component, configuration) for arg in component.lifecycle.command)
-        setenv = {k: _variables(v, component, configuration) for k, v in component.lifecycle.environment.items()}
-        manifest["Lifecycle"] = {"Run": {"Script": run, "Setenv": setenv} if setenv else {"Script": run}}
+        venv = bool(requirements)
+        run = shlex.join(_variables(arg, component, configuration, venv=venv) for arg in component.lifecycle.command)
+        setenv = {k: _variables(v, component, configuration, venv=venv)
+                  for k, v in component.lifecycle.environment.items()}  # fmt: skip
+        lifecycle: dict[str, Any] = {}
+        if venv:
+            configuration.setdefault("python", DEFAULTS["python"])  # the interpreter that makes the environment
+            lifecycle["Install"] = {"Script": install_script(requirements), "Timeout": INSTALL_TIMEOUT_S}
+        lifecycle["Run"] = {"Script": run, "Setenv": setenv} if setenv else {"Script": run}
+        manifest["Lifecycle"] = lifecycle
     document: dict[str, Any] = {
         "RecipeFormatVersion": RECIPE_FORMAT,
         "ComponentName": component.name,
@@ -108,7 +159,7 @@ def recipe(component: Component, *, bucket: str = "YOUR-BUCKET", prefix: str = "
     return document
 
 
-def _variables(template: str, component: Component, configuration: dict[str, str]) -> str:
+def _variables(template: str, component: Component, configuration: dict[str, str], *, venv: bool = False) -> str:
     zips = [Path(name).stem for name in component.lifecycle.unpack]
     models = [n for n in component.dependencies] if component.kind == ComponentKind.INFERENCE else []
 
@@ -118,6 +169,8 @@ def _variables(template: str, component: Component, configuration: dict[str, str
             return "{artifacts:decompressedPath}" + (f"/{zips[0]}" if zips else "")
         if key == "device_id":
             return "{iot:thingName}"
+        if key == "python" and venv:
+            return f"{VENV}/bin/python"
         if key == "model_path" and models:
             return "{" + models[0] + ":artifacts:path}"
         if key.endswith("_path") and key[: -len("_path")] in component.dependencies:
@@ -164,18 +217,21 @@ def deployment_document(deployment: Deployment, *, target_arn: str | None = None
 
 def export(
     components: list[Component], read: Callable[[str], bytes], out: Path, *, deployment: Deployment | None = None,
-    bucket: str = "YOUR-BUCKET", prefix: str = "qiloop",
+    bucket: str = "YOUR-BUCKET", prefix: str = "qiloop", requirements: Sequence[str] | None = None,
 ) -> list[Path]:  # fmt: skip
     """Write ``recipes/<name>-<version>.json``, ``artifacts/<name>/<version>/<file>`` and ``deployment.json``.
 
-    ``read`` returns a file's bytes by its sha256 (the component store's ``read_file``). Returns the written paths.
+    ``read`` returns a file's bytes by its sha256 (the component store's ``read_file``). Components with a
+    command install ``requirements`` (default: :func:`device_requirements`). Returns the written paths.
     """
+    requirements = device_requirements() if requirements is None else requirements
     written = []
     for component in components:
         version = semver(component.version)
         path = out / "recipes" / f"{component.name}-{version}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(recipe(component, bucket=bucket, prefix=prefix), indent=2) + "\n")
+        document = recipe(component, bucket=bucket, prefix=prefix, requirements=requirements)
+        path.write_text(json.dumps(document, indent=2) + "\n")
         written.append(path)
         for f in component.files:
             dest = out / "artifacts" / component.name / version / f.name

@@ -6,13 +6,21 @@ import base64
 import hashlib
 import json
 import re
+import shlex
 
 import pytest
 
 from qiloop.core.deployments import ComponentRef, Deployment, RolloutPolicy, Target
 from qiloop.core.errors import ConfigurationError
 from qiloop.fleet.component_store import ComponentStore
-from qiloop.fleet.greengrass import deployment_document, export, recipe, semver, version_requirement
+from qiloop.fleet.greengrass import (
+    deployment_document,
+    device_requirements,
+    export,
+    recipe,
+    semver,
+    version_requirement,
+)
 from qiloop.fleet.packaging import inference_component
 
 SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
@@ -105,3 +113,28 @@ def test_deployment_and_files_are_written(components, tmp_path):
     for artifact in stored["Manifests"][0]["Artifacts"]:
         local = tmp_path / "out" / "artifacts" / "scratch-detector" / "3.0.0" / artifact["Uri"].rsplit("/", 1)[1]
         assert base64.b64encode(hashlib.sha256(local.read_bytes()).digest()).decode() == artifact["Digest"]
+
+
+def test_the_device_packages_are_the_edge_install_without_the_cloud_side():
+    names = {re.match(r"[\w.-]+", r).group().lower() for r in device_requirements()}
+    assert {"numpy", "pydantic", "onnxruntime", "pillow", "paho-mqtt", "cryptography"} <= names
+    assert not names & {"torch", "ultralytics", "mlflow", "dagster", "fastapi", "sqlalchemy", "deltalake", "qiloop"}
+
+
+def test_an_inference_recipe_installs_the_device_packages_and_runs_with_them(components, tmp_path):
+    store, model, code = components
+    requirements = ["onnxruntime>=1.18", "paho-mqtt>=2.0"]
+    lifecycle = recipe(code, requirements=requirements)["Manifests"][0]["Lifecycle"]
+    make, install = lifecycle["Install"]["Script"].split(" && ")
+    assert make == "{configuration:/python} -m venv {work:path}/venv"
+    assert shlex.split(install)[:2] == ["{work:path}/venv/bin/pip", "install"]
+    assert shlex.split(install)[-2:] == requirements
+    assert lifecycle["Install"]["Timeout"] >= 600
+    run = shlex.split(lifecycle["Run"]["Script"])
+    assert run[:3] == ["{work:path}/venv/bin/python", "-m", "qiloop.edge.inference"]
+    assert "Lifecycle" not in recipe(model, requirements=requirements)["Manifests"][0]
+    export([model, code], store.read_file, tmp_path / "out")  # by default, the installed qiloop's edge packages
+    written = json.loads((tmp_path / "out" / "recipes" / f"{code.name}-{semver(code.version)}.json").read_text())
+    script = written["Manifests"][0]["Lifecycle"]["Install"]["Script"]
+    assert shlex.split(script.split(" && ")[1])[-len(device_requirements()) :] == device_requirements()
+    assert written["ComponentConfiguration"]["DefaultConfiguration"]["python"] == "python3"
