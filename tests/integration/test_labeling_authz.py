@@ -76,6 +76,13 @@ def cases(ctx: dict) -> list[tuple[str, str, str, dict, Callable[[str, str], dic
         ("POST", "/admin/users", "/admin/users", ADMIN_FORM, new_user_form),
         ("GET", "/admin/images", "/admin/images", ADMIN_PAGE, none),
         ("POST", "/admin/images", "/admin/images", ADMIN_FORM, image_upload),
+        # a job refused for its annotators (400) has passed authorization and changed nothing
+        ("POST", "/admin/jobs", "/admin/jobs", ADMIN_FORM,
+         lambda r, v: {"data": {"name": f"form-{r}-{v}", "annotators": "0"}}),
+        ("POST", "/api/v1/admin/jobs", "/api/v1/admin/jobs", ADMIN_API,
+         lambda r, v: {"json": {"name": f"api-{r}-{v}", "annotators_per_image": 0}}),
+        ("GET", "/docs", "/docs", ANY_USER_PAGE, none),
+        ("GET", "/api/v1/openapi.json", "/api/v1/openapi.json", ANY_USER_API, none),
         ("POST", "/admin/users/{username}/disabled", "/admin/users/carl/disabled", ADMIN_FORM,
          lambda r, v: {"data": {"disabled": "0"}}),
         ("GET", "/api/v1/me", "/api/v1/me", ANY_USER_API, none),

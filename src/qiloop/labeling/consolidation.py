@@ -13,7 +13,7 @@ Three steps, all pure:
    deterministic, O(K² log K) in the K boxes of an image (a few dozen), and the
    average linkage stops chains of boxes that overlap only their neighbours.
 2. **Vote.** A cluster is kept when at least ``quorum`` annotators drew it
-   (default: a majority, ``N // 2 + 1``) or, when ``min_support`` is given, when
+   (default: a majority, ``N // 2 + 1``, but one of two: see below) or, when ``min_support`` is given, when
    its annotators hold at least that share of the total reliability weight. The
    weighted vote keeps a box that one reliable annotator drew and another missed,
    where only an unreliable one could have seconded it: on the real metal tags with
@@ -26,6 +26,12 @@ Three steps, all pure:
    its members' corners weighted by each annotator's reliability (from gold
    checks), so a sloppy annotator pulls the box less. Its ``score`` is the
    cluster's support: the members' share of the total reliability weight.
+
+**Two annotators** who disagree have no majority: by default either one keeps a
+box (``majority_quorum(2) == 1``), whatever their reliabilities, so nothing one of
+them saw is lost before the verifier sees it. Two boxes of one scratch that the
+annotators drew too differently to cluster then both reach the verifier, who is
+warned about them (:func:`near_duplicates`) before approving.
 
 The image's **agreement** is the mean, over all pairs of annotators, of the F1
 score at IoU 0.5 between their two box sets (2·matches / (|a| + |b|); two empty
@@ -43,8 +49,10 @@ import numpy as np
 
 from qiloop.core.errors import ConfigurationError, InvalidRecordError
 from qiloop.core.records import Box
-from qiloop.labeling.overlap import f1, same_class_iou, xyxy
+from qiloop.labeling.overlap import class_ids, f1, same_class_iou, xyxy
 
+DUPLICATE_OVERLAP = 0.7  # intersection over the smaller box at which two boxes look like one defect
+DUPLICATE_PAD = 2.0  # px added around each box first: thin boxes a pixel or two apart still overlap
 DEFAULT_MIN_SUPPORT = 0.4  # a job's weighted vote unless it asks for the head count alone (see the module doc)
 MIN_WEIGHT = 1e-6  # an annotator with zero reliability still breaks ties instead of dividing by zero
 
@@ -78,8 +86,54 @@ class Consolidation:
 
 
 def majority_quorum(annotators: int) -> int:
-    """The smallest majority of ``annotators`` (2 of 3, 2 of 2, 3 of 4, 1 of 1)."""
-    return annotators // 2 + 1
+    """The default quorum: the smallest majority of ``annotators`` (2 of 3, 3 of 4, 1 of 1), but 1 of 2.
+
+    Two annotators who disagree have no majority; the verifier decides, so every
+    box of either is kept for them to see.
+    """
+    return 1 if annotators == 2 else annotators // 2 + 1
+
+
+def intersection_over_smaller(a: Sequence[Box], b: Sequence[Box], pad: float = DUPLICATE_PAD) -> np.ndarray:
+    """``(len(a), len(b))`` intersection over the smaller box's area, each box grown by ``pad`` px; 0 across classes.
+
+    IoU fails duplicates of thin scratches: a box that covers half of a diagonal
+    scratch has IoU 0.25 with the box of the whole scratch, and two 4-px-high
+    boxes of one horizontal scratch, 2 px apart, have IoU 0.33. Measured against
+    the smaller box (after the pad), both overlap 0.7 or more.
+
+    Example:
+        >>> whole, half = Box.from_xyxy(0, 0, 100, 100), Box.from_xyxy(0, 0, 50, 50)
+        >>> intersection_over_smaller([whole], [half], pad=0).tolist()
+        [[1.0]]
+    """
+    grow = np.asarray([-pad, -pad, pad, pad])
+    pa, pb = xyxy(a) + grow, xyxy(b) + grow
+    if len(pa) == 0 or len(pb) == 0:
+        return np.zeros((len(pa), len(pb)))
+    w = np.clip(np.minimum(pa[:, None, 2], pb[None, :, 2]) - np.maximum(pa[:, None, 0], pb[None, :, 0]), 0, None)
+    h = np.clip(np.minimum(pa[:, None, 3], pb[None, :, 3]) - np.maximum(pa[:, None, 1], pb[None, :, 1]), 0, None)
+    area_a = (pa[:, 2] - pa[:, 0]) * (pa[:, 3] - pa[:, 1])
+    area_b = (pb[:, 2] - pb[:, 0]) * (pb[:, 3] - pb[:, 1])
+    smaller = np.minimum(area_a[:, None], area_b[None, :])
+    out = np.where(smaller > 0, w * h / np.where(smaller > 0, smaller, 1), 0.0)
+    return out * (class_ids(a)[:, None] == class_ids(b)[None, :])
+
+
+def near_duplicates(boxes: Sequence[Box], threshold: float = DUPLICATE_OVERLAP) -> list[tuple[int, int, float]]:
+    """Pairs ``(i, j, overlap)``, ``i < j``, of same-class boxes that look like one defect drawn twice.
+
+    A verifier is warned about these before approving: two annotators' boxes of
+    one scratch that did not cluster, or one annotator's box drawn twice.
+
+    Example:
+        >>> thin = Box.from_xyxy(10, 10, 110, 14)
+        >>> near_duplicates([thin, Box.from_xyxy(12, 12, 112, 16), Box.from_xyxy(10, 80, 110, 84)])
+        [(0, 1, 0.7356)]
+    """
+    overlap = intersection_over_smaller(boxes, boxes)
+    rows, cols = np.nonzero(np.triu(overlap >= threshold, k=1))
+    return [(int(i), int(j), round(float(overlap[i, j]), 4)) for i, j in zip(rows, cols, strict=True)]
 
 
 def agreement(annotations: Mapping[str, Sequence[Box]], iou_threshold: float = 0.5) -> float:

@@ -5,6 +5,11 @@ run with the edge runtime and the thresholds in the package's manifest, so
 workers see what the production model would report. Boxes keep their scores
 and are mapped onto the job's classes by name; classes the job does not label
 are dropped.
+
+Detectors report a thin scratch as several overlapping boxes (the whole
+scratch, its halves, jittered copies) that IoU-based NMS keeps apart; a
+labeller shown all of them accepts them all. :func:`merge_near_duplicates`
+folds them into one box before a labeller sees them.
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from qiloop.core.errors import ConfigurationError, NotFoundError
 from qiloop.core.package import MANIFEST, ModelManifest, is_package, read_manifest
 from qiloop.core.records import Box, ImageRecord
+from qiloop.labeling.consolidation import DUPLICATE_OVERLAP, intersection_over_smaller
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,63 @@ class ModelPackage:
 def source_of(manifest: ModelManifest) -> str:
     """How a job records where its pre-labels came from: ``model:NAME/VERSION``."""
     return f"model:{manifest.name}/{manifest.version}" if manifest.version else f"model:{manifest.name}"
+
+
+@dataclass(frozen=True)
+class MergedPrelabel:
+    """A pre-label as a labeller sees it: ``box`` covers ``merged`` near-duplicate boxes; its score is their best."""
+
+    box: Box
+    merged: int
+
+
+def merge_near_duplicates(boxes: Sequence[Box], threshold: float = DUPLICATE_OVERLAP) -> list[MergedPrelabel]:
+    """Fold boxes of one defect into one box, best score first.
+
+    Boxes are taken in order of score (unscored ones first, as certain); each joins
+    the group whose box it overlaps most, by intersection over the smaller box
+    (see :func:`~qiloop.labeling.consolidation.intersection_over_smaller`), when
+    that reaches ``threshold``, else starts a group. A group's box is the box
+    around its members, so halves of one scratch become the whole scratch; its
+    score is its best member's. Groups that come to overlap as they grow are folded
+    together. Classes never mix.
+
+    Example:
+        >>> whole = Box.from_xyxy(0, 0, 100, 100, score=0.6)
+        >>> half = Box.from_xyxy(0, 0, 50, 50, score=0.9)
+        >>> [(m.box.xyxy, m.box.score, m.merged) for m in merge_near_duplicates([whole, half])]
+        [((0.0, 0.0, 100.0, 100.0), 0.9, 2)]
+    """
+    order = sorted(range(len(boxes)), key=lambda i: (-(1.0 if boxes[i].score is None else boxes[i].score), i))
+    groups: list[tuple[Box, int]] = []
+    for i in order:
+        box = boxes[i]
+        if groups:
+            overlap = intersection_over_smaller([box], [g for g, _ in groups])[0]
+            best = int(np.argmax(overlap))
+            if overlap[best] >= threshold:
+                groups[best] = (_around(groups[best][0], box), groups[best][1] + 1)
+                continue
+        groups.append((box, 1))
+    # A group that grew may now cover one started before it grew (the second half of a scratch
+    # seen before the whole): fold such groups into the better one until none overlap.
+    folded = True
+    while folded:
+        folded = False
+        overlap = np.triu(intersection_over_smaller([g for g, _ in groups], [g for g, _ in groups]), k=1)
+        if len(groups) > 1 and overlap.max() >= threshold:
+            i, j = np.unravel_index(int(np.argmax(overlap)), overlap.shape)
+            groups[i] = (_around(groups[i][0], groups[j][0]), groups[i][1] + groups[j][1])
+            del groups[j]
+            folded = True
+    return [MergedPrelabel(box, count) for box, count in groups]
+
+
+def _around(group: Box, box: Box) -> Box:
+    """The box around both, with ``group``'s class and score."""
+    x1, y1 = min(group.left, box.left), min(group.top, box.top)
+    x2, y2 = max(group.right, box.right), max(group.bottom, box.bottom)
+    return Box.from_xyxy(x1, y1, x2, y2, class_id=group.class_id, score=group.score)
 
 
 def class_map(model_classes: Sequence[str], job_classes: Sequence[str]) -> dict[int, int]:

@@ -8,7 +8,14 @@ from hypothesis import strategies as st
 
 from qiloop.core.errors import ConfigurationError, InvalidRecordError
 from qiloop.core.records import Box
-from qiloop.labeling.consolidation import agreement, cluster, consolidate, majority_quorum
+from qiloop.labeling.consolidation import (
+    agreement,
+    cluster,
+    consolidate,
+    intersection_over_smaller,
+    majority_quorum,
+    near_duplicates,
+)
 from qiloop.labeling.overlap import f1, match_pairs
 
 
@@ -17,6 +24,7 @@ def box(x1: float, y1: float, x2: float, y2: float, class_id: int = 0) -> Box:
 
 
 A = box(10, 10, 50, 20)  # a long thin scratch
+A_DENT = box(10, 10, 50, 20, class_id=1)
 B = box(100, 100, 120, 160)
 SPURIOUS = box(200, 5, 230, 15)
 
@@ -25,7 +33,7 @@ def corners(result) -> list[tuple[float, ...]]:
     return [tuple(round(v, 6) for v in c.box.xyxy) for c in result.boxes]
 
 
-@pytest.mark.parametrize(("n", "quorum"), [(1, 1), (2, 2), (3, 2), (4, 3), (5, 3)])
+@pytest.mark.parametrize(("n", "quorum"), [(1, 1), (2, 1), (3, 2), (4, 3), (5, 3)])
 def test_majority_quorum(n, quorum):
     assert majority_quorum(n) == quorum
 
@@ -43,8 +51,15 @@ def test_majority_quorum(n, quorum):
         ({"a": [], "b": [], "c": []}, [], [], 1.0),
         # only one of three marked a box
         ({"a": [A], "b": [], "c": []}, [], [], 1 / 3),
-        # same place, different classes: never one cluster
-        ({"a": [A], "b": [box(10, 10, 50, 20, class_id=1)]}, [], [], 0.0),
+        # same place, different classes: never one cluster; of two annotators, every box is kept
+        (
+            {"a": [A], "b": [box(10, 10, 50, 20, class_id=1)]},
+            [A, box(10, 10, 50, 20, class_id=1)],
+            [("a",), ("b",)],
+            0.0,
+        ),
+        # two annotators who disagree: the verifier sees every box of either
+        ({"a": [A, SPURIOUS], "b": [A, B]}, [SPURIOUS, A, B], [("a",), ("a", "b"), ("b",)], 0.5),
     ],
 )
 def test_consolidation_table(annotations, expected_boxes, expected_annotators, expected_agreement):
@@ -61,6 +76,56 @@ def test_spurious_box_counts_as_dropped_and_explicit_quorum_can_keep_it():
     assert len(kept.boxes) == 2 and kept.dropped == 0
     spurious = next(c for c in kept.boxes if c.annotators == ("a",))
     assert spurious.support == pytest.approx(1 / 3)
+
+
+def test_two_annotators_keep_every_box_of_either_whatever_their_reliability():
+    annotations = {"new": [A, SPURIOUS], "old": [B]}
+    for weights in (None, {"new": 0.05, "old": 1.0}, {"new": 1.0, "old": 0.0}):
+        result = consolidate(annotations, weights, min_support=0.4)
+        assert sorted(c.annotators for c in result.boxes) == [("new",), ("new",), ("old",)]
+        assert result.dropped == 0
+    # a job that asks for both annotators still gets it
+    assert consolidate(annotations, quorum=2).boxes == ()
+
+
+def test_boxes_of_one_scratch_too_different_to_cluster_are_named_as_near_duplicates():
+    whole, half = box(100, 100, 200, 200), box(100, 100, 150, 150)  # a diagonal scratch and its first half
+    result = consolidate({"a": [whole], "b": [half]})
+    assert len(result.boxes) == 2  # IoU 0.25: two clusters, both kept
+    assert [(i, j) for i, j, _ in near_duplicates([c.box for c in result.boxes])] == [(0, 1)]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "pad", "expected"),
+    [
+        (box(0, 0, 100, 100), box(0, 0, 50, 50), 0, 1.0),  # half a diagonal scratch inside the whole
+        (box(0, 0, 100, 4), box(2, 2, 102, 6), 0, 0.49),  # thin and 2 px apart: IoU would be 0.32
+        (box(0, 0, 100, 4), box(2, 2, 102, 6), 2, 612 / 832),  # the pad forgives a blurred edge
+        (box(0, 0, 100, 4), box(0, 10, 100, 14), 2, 0.0),  # two parallel scratches 6 px apart
+        (box(0, 0, 10, 10), box(0, 0, 10, 10, class_id=1), 2, 0.0),  # classes never overlap
+    ],
+)
+def test_intersection_over_smaller(a, b, pad, expected):
+    got = intersection_over_smaller([a], [b], pad=pad)
+    assert got.shape == (1, 1) and got[0, 0] == pytest.approx(expected, abs=1e-3)
+    assert intersection_over_smaller([b], [a], pad=pad)[0, 0] == pytest.approx(got[0, 0])
+
+
+@pytest.mark.parametrize(
+    ("boxes", "pairs"),
+    [
+        ([], []),
+        ([A], []),
+        ([A, B, SPURIOUS], []),  # separate defects
+        ([A, box(11, 11, 51, 21)], [(0, 1)]),  # one scratch drawn twice
+        ([box(0, 0, 100, 100), box(60, 60, 100, 100), box(300, 300, 310, 310)], [(0, 1)]),  # a piece of the first
+        ([box(0, 0, 100, 100), box(60, 60, 100, 100, class_id=1)], []),
+    ],
+)
+def test_near_duplicates_table(boxes, pairs):
+    found = near_duplicates(boxes)
+    assert [(i, j) for i, j, _ in found] == pairs
+    assert all(0.7 <= overlap <= 1.0 for *_, overlap in found)
 
 
 def test_a_cluster_holds_at_most_one_box_per_annotator():

@@ -1,4 +1,4 @@
-"""Stored images as a browser shows them: TIFF becomes PNG, the rest goes out as stored."""
+"""Stored images as a browser shows them: TIFF becomes PNG, the rest goes out as stored; named by their file."""
 
 from __future__ import annotations
 
@@ -40,3 +40,15 @@ def test_tiff_goes_out_as_png_and_16_bit_grey_keeps_its_high_byte():
 def test_the_device_watches_every_format_the_store_accepts():
     for ext in ("jpg", "png", "bmp", "tif", "tiff", "webp", "TIF", "WEBP"):
         assert f"*.{ext}" in IMAGE_PATTERNS
+
+
+def test_an_image_is_named_by_the_file_it_was_stored_from(tmp_path):
+    from labeling_helpers import png
+    from qiloop.labeling.api.display import file_name
+    from qiloop.storage import ImageStore
+
+    store = ImageStore.from_url(str(tmp_path / "images"))
+    named = store.ingest_bytes(png(1), name="/cameras/line-3/tag-0042.png")
+    assert file_name(store, named.sha256) == "tag-0042.png"  # the file name, not the folder it came from
+    assert named.sha256 not in file_name(store, named.sha256)
+    assert file_name(store, "0" * 64) == "unnamed image"

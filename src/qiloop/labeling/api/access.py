@@ -92,7 +92,7 @@ def may_read_image(session: Session, user_id: int, role: str, sha256: str) -> bo
 def recent_rejections(session: Session, limit: int = 100) -> list[dict]:
     """The latest rejections with their reasons, newest first (for the admin's overview)."""
     rows = session.execute(
-        select(VerificationDecision, JobItem.image_uri, Job.name, User.username)
+        select(VerificationDecision, JobItem.image_uri, JobItem.image_sha256, Job.name, User.username)
         .join(JobItem, JobItem.id == VerificationDecision.item_id)
         .join(Job, Job.id == JobItem.job_id)
         .join(User, User.id == VerificationDecision.verifier_id)
@@ -101,9 +101,10 @@ def recent_rejections(session: Session, limit: int = 100) -> list[dict]:
         .limit(limit)
     ).all()
     return [
-        {"job": job, "image_uri": uri, "round": d.round, "verifier": name, "reason": d.reason, "at": d.decided_at}
-        for d, uri, job, name in rows
-    ]
+        {"job": job, "image_uri": uri, "image_sha256": sha, "round": d.round, "verifier": name, "reason": d.reason,
+         "at": d.decided_at}
+        for d, uri, sha, job, name in rows
+    ]  # fmt: skip
 
 
 def consensus_agreement(session: Session) -> dict[str, tuple[int, float]]:

@@ -1,4 +1,4 @@
-"""Image bytes as a browser shows them: as stored where browsers read the format, else as PNG.
+"""Images as a browser shows them: bytes as stored where browsers read the format, else as PNG; and their names.
 
 Browsers show JPEG, PNG, BMP and WebP; they do not show TIFF, which industrial
 cameras write. A TIFF is converted to PNG on the way out (16-bit grey keeps its
@@ -24,3 +24,15 @@ def for_browser(data: bytes, fmt: str) -> tuple[bytes, str]:
         out = io.BytesIO()
         image.convert("RGB").save(out, format="PNG")
     return out.getvalue(), "image/png"
+
+
+def file_name(image_store, sha256: str) -> str:
+    """The name an image is shown by: the file name it was stored from, never its sha256 or where it lies.
+
+    The store's blobs are named by sha256, so the name comes from the record
+    (``original_name``); an image stored without one shows as "unnamed image".
+    A lookup in the store's in-memory index (the rows an image had stay visible
+    while the index takes in new ones, so no lock is needed).
+    """
+    record = image_store.find(sha256)
+    return (record.original_name if record is not None else "") or "unnamed image"

@@ -1,4 +1,4 @@
-"""The admin's API: jobs with progress and their lifecycle, worker accuracy and agreement, accounts."""
+"""The admin's API: jobs (create, progress, lifecycle), worker accuracy and agreement, accounts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from fastapi import APIRouter, Depends, Request
 from qiloop.labeling import accounts, lifecycle, workforce
 from qiloop.labeling.api import overview
 from qiloop.labeling.api.deps import Principal, admin
-from qiloop.labeling.api.schemas import DisabledIn, NewUserIn, PasswordIn, RoleIn
+from qiloop.labeling.api.schemas import DisabledIn, JobIn, NewUserIn, PasswordIn, RoleIn
+from qiloop.labeling.job_sources import open_job
+from qiloop.labeling.jobs import JobSpec
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
@@ -17,6 +19,28 @@ def jobs(request: Request, who: Principal = Depends(admin)) -> list[dict]:
     """Every job with its progress, newest first."""
     with request.app.state.db.session() as session:
         return overview.jobs(session)
+
+
+@router.post(
+    "/jobs",
+    status_code=201,
+    responses={400: {"description": "An invalid job, or the name is taken"}, 404: {"description": "No free image"}},
+)
+def create_job(body: JobIn, request: Request, who: Principal = Depends(admin)) -> dict:
+    """Create a job over the free images of ``source``, as ``qiloop labeling jobs create --from`` does."""
+    state = request.app.state
+    spec = JobSpec.build(
+        name=body.name,
+        classes=body.classes or list(state.settings.classes),
+        instructions=body.instructions,
+        annotators_per_image=body.annotators_per_image,
+        gold_every=body.gold_every,
+        lease_seconds=body.lease_seconds,
+    )
+    done = open_job(
+        state.db, state.image_store, state.label_store, spec, body.source, limit=body.limit, created_by=who.user_id
+    )
+    return overview.job_json(done)
 
 
 @router.get("/workers")

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from qiloop.core.errors import ConfigurationError
 from qiloop.labeling import workforce
-from qiloop.labeling.api import access, overview
+from qiloop.labeling.api import overview, routes_manage
 from qiloop.labeling.api.deps import Principal, admin, any_user, verifier
 from qiloop.labeling.api.pages import render
 from qiloop.labeling.jobs import get_job
@@ -49,10 +49,8 @@ def verify_page(job: str, request: Request, who: Principal = Depends(verifier)) 
 
 @router.get("/admin")
 def admin_jobs(request: Request, who: Principal = Depends(admin)) -> Response:
-    """Jobs with progress, and the latest rejections with their reasons."""
-    with request.app.state.db.session() as session:
-        jobs, rejections = overview.jobs(session), access.recent_rejections(session)
-    return render(request, "admin_jobs.html", jobs=jobs, rejections=rejections)
+    """Jobs with progress, the form that creates one, and the latest rejections with their reasons."""
+    return routes_manage.jobs_page(request)
 
 
 @router.get("/admin/workers")

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request
 
 from qiloop.labeling import verification
 from qiloop.labeling.api.deps import Principal, verifier
+from qiloop.labeling.api.display import file_name
 from qiloop.labeling.api.params import RowId
 from qiloop.labeling.api.schemas import ApproveIn, RejectIn, ReviewOut
 from qiloop.labeling.jobs import get_job
@@ -15,12 +16,16 @@ router = APIRouter(prefix="/api/v1", tags=["verification"])
 
 @router.get("/jobs/{job}/review", response_model=list[ReviewOut])
 def review_queue(job: str, request: Request, limit: int = 50, who: Principal = Depends(verifier)) -> list[ReviewOut]:
-    """Images of ``job`` waiting for a verifier, lowest agreement first, with each annotator's boxes."""
+    """Images of ``job`` waiting for a verifier, lowest agreement first, with each annotator's boxes.
+
+    ``near_duplicates`` names consolidated boxes that look like one defect drawn twice: check them before approving.
+    """
     db = request.app.state.db
     with db.session() as session:
         classes = list(get_job(session, job).classes)
     items = verification.review_queue(db, job, limit=max(1, min(limit, 500)))
-    return [ReviewOut.of(item, classes) for item in items]
+    images = request.app.state.image_store
+    return [ReviewOut.of(item, classes, name=file_name(images, item.image_sha256)) for item in items]
 
 
 @router.post("/items/{item_id}/approve")

@@ -13,11 +13,13 @@ from qiloop.core.errors import NotFoundError
 from qiloop.labeling import tasks
 from qiloop.labeling.api import access
 from qiloop.labeling.api.deps import Principal, any_user
-from qiloop.labeling.api.display import for_browser
+from qiloop.labeling.api.display import file_name, for_browser
 from qiloop.labeling.api.params import RowId
+from qiloop.labeling.api.progress import job_progress
 from qiloop.labeling.api.schemas import BoxesIn, TaskOut
 from qiloop.labeling.backlog import header_seconds
-from qiloop.labeling.models import Job
+from qiloop.labeling.models import Job, Task
+from qiloop.labeling.prelabel import merge_near_duplicates
 
 router = APIRouter(prefix="/api/v1", tags=["labelling"])
 
@@ -56,13 +58,13 @@ def next_task(job: str, request: Request, who: Principal = Depends(any_user)):
     if offer.task is None:
         wait = {} if offer.retry_after is None else {"Retry-After": header_seconds(offer.retry_after)}
         return Response(status_code=204, headers=wait)
-    return _task_out(db, offer.task.id, who)
+    return _task_out(request, offer.task.id, who)
 
 
 @router.get("/tasks/{task_id}", response_model=TaskOut)
 def get_task(task_id: RowId, request: Request, who: Principal = Depends(any_user)) -> TaskOut:
     """One of the caller's tasks (404 for anybody else's)."""
-    return _task_out(request.app.state.db, task_id, who)
+    return _task_out(request, task_id, who)
 
 
 @router.post("/tasks/{task_id}/submit")
@@ -84,7 +86,15 @@ def image(sha256: str, request: Request, who: Principal = Depends(any_user)) -> 
     return Response(body, media_type=media_type, headers={"Cache-Control": "private, max-age=600"})
 
 
-def _task_out(db, task_id: int, who: Principal) -> TaskOut:
-    with db.session() as session:
+def _task_out(request: Request, task_id: int, who: Principal) -> TaskOut:
+    """The task with its image's file name, its pre-labels merged for showing, and the job's progress."""
+    with request.app.state.db.session() as session:
         view = access.own_task(session, task_id, who.user_id)
-        return TaskOut.of(view, access.task_state(session, task_id), access.last_rejection(session, task_id))
+        return TaskOut.of(
+            view,
+            access.task_state(session, task_id),
+            access.last_rejection(session, task_id),
+            name=file_name(request.app.state.image_store, view.image_sha256),
+            shown=merge_near_duplicates(view.prelabels),
+            progress=job_progress(session, session.get(Task, task_id).job_id, who.user_id),
+        )

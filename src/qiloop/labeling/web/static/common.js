@@ -59,16 +59,15 @@
     });
   }
 
+  // Whether a key belongs to a form field rather than the page's shortcuts: text fields take every key,
+  // a slider its arrows and paging keys, radio buttons and checkboxes none.
   function typing(event) {
     const t = event.target;
-    return t && (t.tagName === "INPUT" && t.type !== "radio" || t.tagName === "TEXTAREA" || t.tagName === "SELECT");
+    if (!t || t.tagName !== "INPUT") return !!t && (t.tagName === "TEXTAREA" || t.tagName === "SELECT");
+    if (t.type === "radio" || t.type === "checkbox") return false;
+    if (t.type === "range") return /^(Arrow|Page|Home$|End$)/.test(event.key);
+    return true;
   }
 
-  // The last part of an image's URI: enough to tell images apart on screen (the full URI goes in a tooltip).
-  function shortName(uri) {
-    const parts = String(uri).split(/[\\/]/);
-    return parts[parts.length - 1] || String(uri);
-  }
-
-  window.qiloop = { api, el, status, loadImage, typing, shortName, ApiError, retryAfter: () => retryAfter };
+  window.qiloop = { api, el, status, loadImage, typing, ApiError, retryAfter: () => retryAfter };
 })();

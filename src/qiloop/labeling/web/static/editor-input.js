@@ -1,5 +1,6 @@
 // The box editor's input: draw, select, move and resize with the mouse, pan with the middle or
-// right button (or Space), zoom with the wheel, and the keys. Extends window.BoxEditor (editor.js).
+// right button (or Space), zoom with the wheel, and the keys (Ctrl+Z undo; Ctrl+Shift+Z and Ctrl+Y
+// redo; H hides the pre-labels). Extends window.BoxEditor (editor.js).
 "use strict";
 (function () {
   const { clamp, MIN_SIZE } = window.BoxEditor;
@@ -92,9 +93,17 @@
           this.selected = this.boxes.length - 1;
         }
       } else if ((d.mode === "move" || d.mode === "resize") && !d.moved) {
-        this.history.pop(); // a click that changed nothing leaves no undo step
+        this.dropSnapshot(); // a click that changed nothing leaves no undo step
       }
       this.changed();
+    },
+
+    // Select the next (or previous) box on screen.
+    _tab(step) {
+      const shown = this.boxes.map((b, i) => i).filter((i) => this.visible(this.boxes[i]));
+      if (!shown.length) { this.select(-1); return; }
+      const at = shown.indexOf(this.selected);
+      this.select(shown[at < 0 ? (step > 0 ? 0 : shown.length - 1) : (at + step + shown.length) % shown.length]);
     },
 
     _key(e) {
@@ -103,8 +112,9 @@
       const k = e.key;
       let handled = true;
       if (k === "Delete" || k === "Backspace") this.deleteSelected();
-      else if ((e.ctrlKey || e.metaKey) && k.toLowerCase() === "z") this.undo();
-      else if (k === "Tab") this.select(this.boxes.length ? (this.selected + (e.shiftKey ? -1 : 1) + this.boxes.length) % this.boxes.length : -1);
+      else if ((e.ctrlKey || e.metaKey) && k.toLowerCase() === "z") { if (e.shiftKey) this.redo(); else this.undo(); }
+      else if ((e.ctrlKey || e.metaKey) && k.toLowerCase() === "y") this.redo();
+      else if (k === "Tab") this._tab(e.shiftKey ? -1 : 1);
       else if (k.startsWith("Arrow")) {
         const step = e.shiftKey ? 10 : 1;
         const dx = k === "ArrowLeft" ? -step : k === "ArrowRight" ? step : 0;
@@ -113,7 +123,9 @@
       } else if (k === "+" || k === "=") this.zoom(1.25);
       else if (k === "-") this.zoom(0.8);
       else if (k === "0") this.fit();
+      else if (e.ctrlKey || e.metaKey || e.altKey) handled = false; // the browser's own shortcuts
       else if (k === "a" || k === "A") this.acceptPrelabels();
+      else if (k === "h" || k === "H") this.setPrelabelsShown(!this.showPrelabels);
       else if (k >= "1" && k <= "9") this.setClass(Number(k) - 1);
       else if (k === "Escape") this.select(-1);
       else if (k === " ") this.space = true;

@@ -1,5 +1,6 @@
 // The box editor's view: image <-> screen geometry (fit, zoom, pan), hit testing of boxes and
-// corner handles, and drawing the image, overlays and boxes. Extends window.BoxEditor (editor.js).
+// corner handles, and drawing the image (with brightness and contrast), overlays and the boxes on
+// screen, each numbered as in the page's list. Extends window.BoxEditor (editor.js).
 "use strict";
 (function () {
   const { clamp, COLORS } = window.BoxEditor;
@@ -63,6 +64,7 @@
       const slack = 3 / this.scale;
       let best = -1, area = Infinity;
       this.boxes.forEach((b, i) => {
+        if (!this.visible(b)) return;
         const inside = p.x >= b.left - slack && p.x <= b.left + b.width + slack &&
           p.y >= b.top - slack && p.y <= b.top + b.height + slack;
         if (inside && b.width * b.height < area) { best = i; area = b.width * b.height; }
@@ -78,7 +80,12 @@
       ctx.clearRect(0, 0, w, h);
       if (!this.image) return;
       ctx.imageSmoothingEnabled = s < 2;
+      const adjust = this.brightness !== 1 || this.contrast !== 1
+        ? `brightness(${this.brightness}) contrast(${this.contrast})` : "none";
+      if ("filter" in ctx) ctx.filter = adjust;
+      else this.canvas.style.filter = adjust; // no canvas filters (older Safari): the whole canvas, boxes too
       ctx.drawImage(this.image, this.ox, this.oy, this.width * s, this.height * s);
+      if ("filter" in ctx) ctx.filter = "none";
       const rect = (b) => [this.ox + b.left * s, this.oy + b.top * s, b.width * s, b.height * s];
       for (const overlay of this.overlays) {
         if (!overlay.visible) continue;
@@ -86,14 +93,18 @@
         overlay.boxes.forEach((b) => ctx.strokeRect(...rect(b)));
       }
       ctx.font = "12px system-ui, sans-serif";
+      let number = 0;
       this.boxes.forEach((b, i) => {
+        if (!this.visible(b)) return;
+        number += 1;
         const color = b.prelabel ? PRELABEL : COLORS[b.class_id % COLORS.length];
         ctx.strokeStyle = color; ctx.setLineDash(b.prelabel ? [6, 4] : []);
         ctx.lineWidth = i === this.selected ? 2.5 : 1.8;
         const [x, y, bw, bh] = rect(b);
         ctx.strokeRect(x, y, bw, bh);
         ctx.fillStyle = color;
-        const name = (this.classes[b.class_id] || String(b.class_id)) + (b.prelabel ? " (pre-label)" : "");
+        const name = `${number} ${this.classes[b.class_id] || String(b.class_id)}` +
+          (b.prelabel ? ` (pre-label${typeof b.score === "number" ? " " + b.score.toFixed(2) : ""})` : "");
         ctx.fillText(name, x + 2, Math.max(12, y - 3)); // canvas text is never parsed as HTML
         if (i === this.selected) {
           ctx.setLineDash([]);

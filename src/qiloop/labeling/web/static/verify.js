@@ -1,8 +1,11 @@
 // The verification page: the queue (lowest agreement first), consolidated boxes with each
 // annotator's boxes as overlays, approve as is, adjust then approve, or reject with a reason.
+// Boxes that look like one defect drawn twice are named before approving (and asked about on approve).
 "use strict";
 (function () {
-  const { api, el, status, loadImage, shortName } = window.qiloop;
+  const { api, el, status, loadImage } = window.qiloop;
+  // As qiloop.labeling.consolidation: DUPLICATE_OVERLAP of the smaller box, each grown by DUPLICATE_PAD px.
+  const DUPLICATE_OVERLAP = 0.7, DUPLICATE_PAD = 2;
   const page = document.getElementById("verify-page");
   const job = page.dataset.job;
   const canvas = document.getElementById("canvas");
@@ -20,23 +23,56 @@
 
   function renderBoxes(ed) {
     const list = document.getElementById("box-list");
+    const twice = new Set(duplicates(ed.boxes).flatMap(([i, j]) => [i, j]));
     list.replaceChildren(...ed.boxes.map((b, i) => {
       const meta = current && current.boxes[i] && !edited
         ? ` · support ${current.boxes[i].support.toFixed(2)} · by ${current.boxes[i].annotators.join(", ")}` : "";
       const item = el("li", `${ed.classes[b.class_id] || b.class_id} · ${Math.round(b.left)},${Math.round(b.top)} ` +
-        `${Math.round(b.width)}×${Math.round(b.height)}${meta}`, i === ed.selected ? "selected" : "");
+        `${Math.round(b.width)}×${Math.round(b.height)}${meta}`, (i === ed.selected ? "selected " : "") +
+        (twice.has(i) ? "duplicate" : ""));
       item.addEventListener("click", () => ed.select(i));
       return item;
     }));
     document.getElementById("approve").textContent = edited ? "Approve adjusted" : "Approve";
+    renderDuplicates(ed);
+  }
+
+  // Pairs [i, j, overlap] of same-class boxes overlapping by DUPLICATE_OVERLAP of the smaller one.
+  function duplicates(boxes) {
+    const pairs = [];
+    const pad = (b) => [b.left - DUPLICATE_PAD, b.top - DUPLICATE_PAD,
+      b.left + b.width + DUPLICATE_PAD, b.top + b.height + DUPLICATE_PAD];
+    const area = (r) => (r[2] - r[0]) * (r[3] - r[1]);
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        if (boxes[i].class_id !== boxes[j].class_id) continue;
+        const a = pad(boxes[i]), b = pad(boxes[j]);
+        const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
+        const h = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+        const overlap = (w * h) / Math.min(area(a), area(b));
+        if (overlap >= DUPLICATE_OVERLAP) pairs.push([i, j, overlap]);
+      }
+    }
+    return pairs;
+  }
+
+  function describeDuplicates(pairs) {
+    return pairs.map(([i, j, o]) => `boxes ${i + 1} and ${j + 1} (${Math.round(o * 100)} % overlap)`).join(", ");
+  }
+
+  function renderDuplicates(ed) {
+    const pairs = duplicates(ed.boxes);
+    const node = document.getElementById("duplicates");
+    node.hidden = !pairs.length;
+    document.getElementById("duplicates-text").textContent = pairs.length
+      ? `Near-duplicates: ${describeDuplicates(pairs)}. One defect drawn twice? Delete one, or approve to keep both.` : "";
   }
 
   function renderQueue() {
     const list = document.getElementById("queue");
     list.replaceChildren(...queue.map((item) => {
-      const node = el("li", `agreement ${item.agreement.toFixed(2)} · round ${item.round} · ${shortName(item.image_uri)}`,
+      const node = el("li", `agreement ${item.agreement.toFixed(2)} · round ${item.round} · ${item.image_name}`,
         current && item.item_id === current.item_id ? "current" : "");
-      node.title = item.image_uri;
       node.addEventListener("click", () => show(item));
       return node;
     }));
@@ -72,9 +108,8 @@
       renderBoxes(editor);
       renderAnnotators(item);
       const info = document.getElementById("item-info");
-      info.textContent = `Item ${item.item_id} · ${shortName(item.image_uri)} · agreement ${item.agreement.toFixed(2)}` +
-        ` · round ${item.round}`;
-      info.title = item.image_uri;
+      info.textContent = `${item.image_name} · ${item.image_width}×${item.image_height} · agreement ` +
+        `${item.agreement.toFixed(2)} · round ${item.round}`;
       status("");
     } catch (err) {
       status(err.message, true);
@@ -114,6 +149,12 @@
   }
 
   function approve() {
+    if (busy || !current) return;
+    const pairs = duplicates(editor.boxes);
+    if (pairs.length && !window.confirm(`Near-duplicate boxes: ${describeDuplicates(pairs)}. Approve them all anyway?`)) {
+      status("Not approved: delete the extra box, then approve.");
+      return;
+    }
     const body = edited ? { boxes: editor.accepted() } : {};
     decide("approve", body, edited ? "Approved with adjustments." : "Approved.");
   }
@@ -125,10 +166,6 @@
     if (!reason.value.trim()) { status("Say why the boxes are wrong.", true); return; }
     decide("reject", { reason: reason.value }, "Rejected: the image goes back for a new round.").then(() => { reason.value = ""; });
   });
-  document.getElementById("undo").addEventListener("click", () => editor.undo());
-  document.getElementById("delete").addEventListener("click", () => editor.deleteSelected());
-  document.getElementById("zoom-in").addEventListener("click", () => editor.zoom(1.25));
-  document.getElementById("zoom-out").addEventListener("click", () => editor.zoom(0.8));
-  document.getElementById("zoom-fit").addEventListener("click", () => editor.fit());
+  window.BoxEditor.bindControls(editor);
   load();
 })();
