@@ -44,6 +44,16 @@ class Settings(BaseSettings):
     mlflow_artifact_root: str = Field(default="", description="Where MLflow stores artefacts (folder or s3://).")
     mqtt_url: str | None = Field(default=None, description="MQTT broker URL; unset starts an embedded broker.")
     s3_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (MinIO, moto, ...).")
+    # The fleet's component downloads (see qiloop.fleet.file_server).
+    component_store_url: str = Field(default="", description="Component store: a folder or s3:// URL "
+                                     "(default <home>/components).")  # fmt: skip
+    fleet_download_tokens: bool = Field(default=False, description="The component file server requires each "
+                                        "device's token (qiloop fleet download-url prints its URL).")  # fmt: skip
+    fleet_tls_cert_file: Path | None = Field(default=None, description="Serve components over HTTPS with this "
+                                             "PEM certificate.")  # fmt: skip
+    fleet_tls_key_file: Path | None = Field(default=None, description="The key of fleet_tls_cert_file.")
+    fleet_presign_s: float = Field(default=0.0, ge=0, description="With the component store on S3: devices "
+                                   "download by presigned URLs valid this long (0: through the controller).")  # fmt: skip
     group_pattern: str = Field(
         default=r"^(?P<group>.+?)-cropped",
         description="Regex on an image's file name; its 'group' (or first) capture keeps related images "

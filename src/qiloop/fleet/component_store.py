@@ -124,6 +124,16 @@ class ComponentStore:
     def read_file(self, sha256: str) -> bytes:
         return self._blobs.read(file_key(sha256))
 
+    def presigned_url(self, sha256: str, expires_s: float) -> str | None:
+        """A URL that reads the file without credentials for ``expires_s`` seconds (S3 and other
+        object stores that sign URLs), or None where the store cannot sign (a folder)."""
+        if self._blobs.local:
+            return None
+        try:
+            return self._blobs.fs.sign(self._blobs.path(file_key(sha256)), expiration=max(1, int(expires_s)))
+        except NotImplementedError:
+            return None
+
     def local_file(self, sha256: str) -> Path | None:
         """The file's local path when the store is a folder (for streaming it over HTTP)."""
         path = Path(self._blobs.path(file_key(sha256)))
