@@ -35,7 +35,7 @@ def test_the_real_inference_code_archive_unpacks(tmp_path):
 
     (tmp_path / "code.zip").write_bytes(source_archive())
     assert unpack_zip(tmp_path / "code.zip", tmp_path / "out") > 50
-    assert (tmp_path / "out" / "qiloop" / "cli" / "main.py").is_file()
+    assert (tmp_path / "out" / "qiloop" / "edge" / "inference" / "__main__.py").is_file()  # the device entry point
 
 
 def test_a_clean_archive_unpacks_into_a_new_folder(tmp_path):
