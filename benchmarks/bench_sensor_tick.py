@@ -48,7 +48,7 @@ def index_rows(start: int, n: int, seed: int, at: datetime) -> pa.Table:
             "width": pa.array(np.full(n, 450, np.int32)),
             "height": pa.array(np.full(n, 300, np.int32)),
             "depth": pa.array(np.full(n, 3, np.int8)),
-            "format": pa.array(np.full(n, "jpg")),
+            "format": pa.array(np.full(n, "jpeg")),
             "size_bytes": pa.array(np.full(n, 40_000, np.int64)),
             "source": pa.array(np.full(n, "camera:line-1")),
             "captured_at": pa.array(stamp, SCHEMA.field("captured_at").type),
@@ -141,7 +141,7 @@ def main() -> None:
         print(f"building stores with {args.images:,} images …")
         settings, before = build(Path(tmp), args.images, args.batch, args.label_batch)
         cursor_time = before.isoformat()
-        add_recent(settings, n_images=40, n_labels=15)
+        add_recent(settings, n_images=40, n_labels=40)
         index = DeltaTable(f"{settings.image_store_url}/_index")
         print(f"  index: version {index.version()}, {len(index.file_uris()):,} data files")
 

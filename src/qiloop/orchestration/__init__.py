@@ -7,5 +7,14 @@ figures it returned as numeric metadata, so Dagster's UI plots them across turns
 - :mod:`qiloop.orchestration.definitions` — ``defs``, what ``dagster dev -m`` and
   ``dagster definitions validate -m`` load (importing it reads no settings);
 - :mod:`qiloop.orchestration.inprocess` — one turn of the loop through the asset graph,
-  in this process (the demo, tests).
+  in this process (the demo, tests), and the triggers ticked from this process.
+
+Locally, with cursors and run history kept in the qiloop home (without ``DAGSTER_HOME``
+Dagster uses a temporary folder and deletes it on exit)::
+
+    export QILOOP_HOME=.qiloop DAGSTER_HOME=$PWD/.qiloop/dagster
+    mkdir -p $DAGSTER_HOME && dagster dev -m qiloop.orchestration.definitions
+
+Scaled out: ``deploy/dagster/`` (dagster.yaml for PostgreSQL, the code-location image,
+Helm values for the official chart with the Kubernetes run launcher).
 """

@@ -92,7 +92,7 @@ def build_train_asset(code_version: str) -> dg.AssetsDefinition:
         configured = train_config.gate
         # The candidate is registered pending approval at most; approving it is the next step's, behind the gate.
         gate = configured.model_copy(update={"approval": "manual"})
-        workdir = loop.loop_settings().home / "runs" / f"dagster-{context.run_id}"
+        workdir = loop.loop_settings().home / "runs" / f"dagster-{context.run.run_id}"
         context.log.info(f"training {train_config.name} from {config.start_from or train_config.model} in {workdir}")
         candidate = train_candidate(
             train_config, gate, images=images.open(), labels=labels.open(), registry=registry.open(),
