@@ -15,11 +15,13 @@ import typer
 
 from qiloop.cli import fleet_alerts
 from qiloop.cli.common import HomeOption, JsonOption, console, print_json, settings_for
+from qiloop.cli.fleet_downloads import download_url
 from qiloop.cli.fleet_serve import serve
 from qiloop.cli.fleet_show import show_devices, show_rollouts
 
 app = typer.Typer(help="The fleet controller and the devices it knows.", no_args_is_help=True)
 app.command("serve")(serve)
+app.command("download-url")(download_url)
 app.add_typer(fleet_alerts.app, name="alerts")
 
 TargetOption = Annotated[
@@ -187,7 +189,7 @@ def export_greengrass(
     from qiloop.fleet.registry_db import FleetDB
 
     settings = settings_for(home)
-    store = ComponentStore.from_url(settings.home / "components")
+    store = ComponentStore.from_settings(settings)
     name, _, version = component.partition("/")
     if not version:
         raise ConfigurationError(f"--component {component!r} names no version", hint="write NAME/VERSION")

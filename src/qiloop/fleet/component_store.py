@@ -46,6 +46,12 @@ class ComponentStore:
     def from_url(cls, url: str | Path, storage_options: dict[str, str] | None = None) -> ComponentStore:
         return cls(BlobStore.from_url(str(url), storage_options))
 
+    @classmethod
+    def from_settings(cls, settings) -> ComponentStore:
+        """The fleet's store: ``component_store_url`` (a folder or ``s3://``), by default ``<home>/components``."""
+        url = settings.component_store_url or str(settings.home / "components")
+        return cls.from_url(url, settings.storage_options(url) or None)
+
     @property
     def url(self) -> str:
         return self._blobs.root_url

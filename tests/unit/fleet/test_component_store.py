@@ -132,3 +132,13 @@ def test_the_unpacked_inference_component_runs_without_the_rest_of_qiloop(tmp_pa
     usage = subprocess.run([sys.executable, "-m", "qiloop.edge.inference", "--device-id", "cam-1", "x"],
                            capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)  # fmt: skip
     assert usage.returncode == 2 and "key=value" in usage.stderr
+
+
+def test_the_fleet_store_is_the_configured_url_or_the_homes_components_folder(tmp_path):
+    from qiloop.settings import Settings
+
+    default = ComponentStore.from_settings(Settings(home=tmp_path / "home"))
+    assert default.url.rstrip("/").endswith(str(tmp_path / "home" / "components"))
+    elsewhere = ComponentStore.from_settings(Settings(home=tmp_path / "home", component_store_url=str(tmp_path / "cs")))
+    model_component(elsewhere, _package(tmp_path / "p"))
+    assert (tmp_path / "cs" / "components" / "scratch-detector" / "3.json").is_file()

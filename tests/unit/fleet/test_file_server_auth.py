@@ -151,3 +151,16 @@ def test_https_with_a_certificate_and_a_silent_client_blocks_nobody(store, token
                 urllib.request.urlopen(server.url.replace("https://", "http://") + "/v1/files/x", timeout=10)
         finally:
             silent.close()
+
+
+def test_download_url_prints_the_devices_controller_url_with_its_token(tmp_path, capsys):
+    from qiloop.cli.main import main
+
+    home = tmp_path / "home"
+    assert main(["fleet", "download-url", "--device", "cam-1", "--base", "https://fleet.example.com:8470/",
+                 "--home", str(home)]) == 0  # fmt: skip
+    printed = capsys.readouterr().out.strip()
+    assert printed == DownloadTokens.from_home(home).device_url("https://fleet.example.com:8470", "cam-1")
+    assert printed.startswith("https://fleet.example.com:8470/d/cam-1/")
+    assert main(["fleet", "download-url", "--device", "cam-1", "--base", "fleet:8470", "--home", str(home)]) == 2
+    assert main(["fleet", "download-url", "--device", "Cam 1", "--base", "https://f", "--home", str(home)]) == 2
