@@ -73,7 +73,7 @@ class FleetController:
     @classmethod
     def from_settings(cls, settings, publish: Publisher | None = None, **options) -> FleetController:
         """The controller of a qiloop home: ``fleet.db``, ``keys/`` and the ``components/`` store."""
-        store = ComponentStore.from_url(settings.home / "components")
+        store = ComponentStore.from_settings(settings)
         signer = FileSigner.load_or_create(settings.home / "keys")
         return cls(FleetDB.from_settings(settings), signer, store, publish, **options)
 

@@ -71,7 +71,7 @@ class ControllerService:
             client.tls_set()
         client.reconnect_delay_set(0.2, 10)
         client.connect_async(address.host, address.port, keepalive=30)
-        server = FileServer(controller.store, host=host, port=port)
+        server = FileServer.from_settings(controller.store, settings, host=host, port=port)
         collector = None
         if collect:
             from qiloop.fleet.collector import Collector
