@@ -66,7 +66,10 @@ def _print_stack(home, stack) -> None:
             console.print(f"parts of a qiloop up that was killed still run: pids {stack.orphans}; the next qiloop "
                           "up on this home stops them", style="yellow", highlight=False, soft_wrap=True)  # fmt: skip
         return
-    table = Table("part", "URL", "pid", "state", "detail", title=f"qiloop up on {home} (pid {stack.record.pid})")
+    table = Table("part", title=f"qiloop up on {home} (pid {stack.record.pid})")
+    table.add_column("URL", no_wrap=True)
+    for column in ("pid", "state", "detail"):
+        table.add_column(column)
     for p in stack.parts:
         table.add_row(p.part.name, p.part.url or "-", str(p.part.pid), Text(p.state, style=_STATE_STYLES[p.state]),
                       p.health.detail)  # fmt: skip

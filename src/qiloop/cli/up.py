@@ -87,7 +87,10 @@ def up(
 
 def _table(record, health) -> Table:
     """One row per part: what it is, where it is reached, its pid and whether it answered."""
-    table = Table("part", "what", "URL", "pid", "state", title=f"qiloop stack of {record.home}")
+    table = Table("part", "what", title=f"qiloop stack of {record.home}")
+    table.add_column("URL", no_wrap=True)
+    table.add_column("pid")
+    table.add_column("state")
     for part in record.parts:
         answer = health.get(part.name)
         state = Text("ready", style="green") if answer and answer.ok else Text("not ready", style="yellow")

@@ -89,22 +89,39 @@ def stop_group(pgid: int, grace: float, process: subprocess.Popen | None = None)
         ``"terminated"`` when SIGTERM sufficed, ``"killed"`` when SIGKILL was needed,
         ``"gone"`` when nothing of the group was running.
     """
-    if not signal_group(pgid, signal.SIGTERM):
-        _reap(process)
-        return "gone"
+    return stop_groups({pgid: process}, grace)[pgid]
+
+
+def stop_groups(groups: Mapping[int, subprocess.Popen | None], grace: float) -> dict[int, str]:
+    """Terminate several process groups at once (in the order given), then kill what is left after ``grace``.
+
+    All groups share one grace period, so stopping the whole stack takes one grace at most, not one per part.
+
+    Returns:
+        Group id → ``"terminated"``, ``"killed"`` or ``"gone"`` (see :func:`stop_group`).
+    """
+    outcome = {pgid: "terminated" if signal_group(pgid, signal.SIGTERM) else "gone" for pgid in groups}
+    waiting = [pgid for pgid, how in outcome.items() if how == "terminated"]
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        _reap(process)
-        if not group_alive(pgid):
-            return "terminated"
-        time.sleep(0.05)
-    signal_group(pgid, signal.SIGKILL)
+    while waiting and time.monotonic() < deadline:
+        for pgid in groups:
+            _reap(groups[pgid])
+        waiting = [pgid for pgid in waiting if group_alive(pgid)]
+        if waiting:
+            time.sleep(0.05)
+    for pgid in waiting:
+        signal_group(pgid, signal.SIGKILL)
+        outcome[pgid] = "killed"
     deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline and group_alive(pgid):
+    while waiting and time.monotonic() < deadline:
+        for pgid in groups:
+            _reap(groups[pgid])
+        waiting = [pgid for pgid in waiting if group_alive(pgid)]
+        if waiting:
+            time.sleep(0.05)
+    for process in groups.values():
         _reap(process)
-        time.sleep(0.05)
-    _reap(process)
-    return "killed"
+    return outcome
 
 
 def marked(stack_id: str) -> list[int]:

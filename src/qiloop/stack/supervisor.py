@@ -3,8 +3,8 @@
 Lifecycle: :meth:`Supervisor.start` launches the parts stage by stage (the broker
 before the parts that connect to it), each in its own process group, and waits until
 each probe answers ready; :meth:`Supervisor.watch` then waits for a stop request or for
-a part to end; :meth:`Supervisor.stop` stops the parts in reverse order (SIGTERM to the
-group, a grace period, then SIGKILL) and finally kills any process that still carries
+a part to end; :meth:`Supervisor.stop` sends SIGTERM to every part's group (the last started first),
+gives them one grace period together, kills what is left, and finally kills any process that still carries
 the stack's marker.
 
 A part that ends on its own is not restarted: the supervisor reports it (exit code and
@@ -83,7 +83,7 @@ class Supervisor:
 
     def __init__(
         self, parts: Sequence[Part], *, log_dir: Path, stack_id: str, env: Mapping[str, str] | None = None,
-        grace: float = 10.0, poll: float = 0.25, on_started: Callable[[list[RunningPart]], None] | None = None,
+        grace: float = 15.0, poll: float = 0.25, on_started: Callable[[list[RunningPart]], None] | None = None,
     ) -> None:  # fmt: skip
         names = [p.name for p in parts]
         if len(set(names)) != len(names):
@@ -134,14 +134,15 @@ class Supervisor:
         return {c.part.name: c.part.probe.check() for c in list(self._children)}
 
     def stop(self) -> dict[str, str]:
-        """Stop every started part, last started first; then kill any process still carrying the marker.
+        """Stop every started part (SIGTERM to all, last started first; one grace period; then SIGKILL);
+        then kill any process still carrying the marker.
 
         Returns:
             Part name → ``terminated``, ``killed`` or ``gone``; ``leftovers`` when marked processes had to be killed.
         """
-        outcome: dict[str, str] = {}
-        for child in reversed(list(self._children)):
-            outcome[child.part.name] = processes.stop_group(child.process.pid, self.grace, child.process)
+        children = list(reversed(self._children))
+        stopped = processes.stop_groups({c.process.pid: c.process for c in children}, self.grace)
+        outcome = {c.part.name: stopped[c.process.pid] for c in children}
         left = processes.kill_marked(self.stack_id, self.grace)
         if left:
             outcome["leftovers"] = f"killed {len(left)} process(es) that left their group: {left}"
