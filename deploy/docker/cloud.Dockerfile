@@ -3,11 +3,11 @@
 # Each container of deploy/compose/compose.yaml runs one part of it with its own command.
 #   docker build -f deploy/docker/cloud.Dockerfile -t qiloop-cloud .
 # Training in the Dagster runs needs the train extra (torch, ultralytics: several GB):
-#   docker build -f deploy/docker/cloud.Dockerfile --build-arg EXTRAS=label,registry,orchestrate,s3,serve,train .
+#   docker build -f deploy/docker/cloud.Dockerfile --build-arg EXTRAS=label,registry,orchestrate,s3,serve,fleet,train .
 ARG PYTHON=3.12
 
 FROM python:${PYTHON}-slim AS build
-ARG EXTRAS=label,registry,orchestrate,s3,serve
+ARG EXTRAS=label,registry,orchestrate,s3,serve,fleet
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/qiloop/venv
 WORKDIR /src
