@@ -55,7 +55,7 @@ def run_turn(
     selection: Sequence[str] = TURN,
     run_config: Mapping[str, Any] | None = None,
     instance: dg.DagsterInstance | None = None,
-    **swap: dg.ConfigurableResource,
+    **swap: dg.ConfigurableResource | Mapping[str, Any],
 ) -> Turn:
     """Materialise ``selection`` of the asset graph for ``settings``, in this process.
 
@@ -64,7 +64,7 @@ def run_turn(
         selection: Asset names (default: one turn from the label snapshot to the rollout).
         run_config: Dagster run config, e.g. ``{"ops": {"train": {"config": {"overrides": ["epochs=1"]}}}}``.
         instance: Where the run is recorded (default: an ephemeral one).
-        swap: Resources to replace by key (``fleet=FleetResource(...)``).
+        swap: Resources to replace or change by key (``fleet={"wait_s": 60}``, see ``resources_for``).
     """
     result = dg.materialize(
         loop_assets(settings.training_profile),
@@ -103,7 +103,7 @@ class LocalLoop:
         swap: Resources to replace by key.
     """
 
-    def __init__(self, settings, instance: dg.DagsterInstance | None = None, **swap: dg.ConfigurableResource):
+    def __init__(self, settings, instance: dg.DagsterInstance | None = None, **swap: Any):
         self.settings = settings
         self.resources = resources_for(settings, **swap)
         self.defs = build_definitions(training_profile=settings.training_profile, resources=self.resources)

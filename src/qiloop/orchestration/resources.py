@@ -6,11 +6,13 @@ nothing is opened before a step asks: settings are read and backends opened on
 first use inside a run or a sensor tick, never when the definitions are imported.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
+from qiloop.core.errors import ConfigurationError
 from qiloop.settings import Settings, load_settings
 
 
@@ -140,32 +142,38 @@ class LoopResource(QiloopResource):
         )
 
 
-def resources_for(settings: Settings | None = None, **swap: dg.ConfigurableResource) -> dict[str, Any]:
+def resources_for(
+    settings: Settings | None = None, **swap: dg.ConfigurableResource | Mapping[str, Any]
+) -> dict[str, Any]:
     """Every resource the definitions use, for ``settings`` (default: read when first used).
 
-    ``swap`` replaces any of them by key (``fleet=FleetResource(group="line-2")``).
+    ``swap`` replaces any of them by key: a resource (``fleet=FleetResource(home=..., group="line-2")``), or
+    a mapping of fields changed on the one built here (``fleet={"wait_s": 60, "soak_s": 2}``).
     """
     home = None if settings is None else str(settings.home)
-    urls: dict[str, str | None] = {"image": None, "label": None, "db": None, "mlflow": None}
-    if settings is not None:
-        urls = {
-            "image": settings.image_store_url,
-            "label": settings.label_store_url,
-            "db": settings.labeling_db_url,
-            "mlflow": settings.mlflow_tracking_uri,
-        }
-    resources: dict[str, Any] = {
-        "images": ImageStoreResource(home=home, url=urls["image"]),
-        "labels": LabelStoreResource(home=home, url=urls["label"]),
-        "registry": RegistryResource(home=home, tracking_uri=urls["mlflow"]),
-        "labeling_db": LabelingDatabaseResource(home=home, url=urls["db"]),
-        "fleet": FleetResource(home=home),
-        "loop": LoopResource(
-            home=home,
-            camera_folder=None if settings is None else str(settings.camera_folder),
-            label_job_min_images=None if settings is None else settings.label_job_min_images,
-            retrain_after_labels=None if settings is None else settings.retrain_after_labels,
-            training_profile=None if settings is None else settings.training_profile,
-        ),
+    fields: dict[str, tuple[type[QiloopResource], dict[str, Any]]] = {
+        "images": (ImageStoreResource, {"url": None if settings is None else settings.image_store_url}),
+        "labels": (LabelStoreResource, {"url": None if settings is None else settings.label_store_url}),
+        "registry": (RegistryResource, {"tracking_uri": None if settings is None else settings.mlflow_tracking_uri}),
+        "labeling_db": (LabelingDatabaseResource, {"url": None if settings is None else settings.labeling_db_url}),
+        "fleet": (FleetResource, {}),
+        "loop": (LoopResource, {}),
     }
-    return resources | swap
+    if settings is not None:
+        fields["loop"][1].update(
+            camera_folder=str(settings.camera_folder),
+            label_job_min_images=settings.label_job_min_images,
+            retrain_after_labels=settings.retrain_after_labels,
+            training_profile=settings.training_profile,
+        )
+    unknown = sorted(set(swap) - set(fields))
+    if unknown:
+        raise ConfigurationError(f"no resource named {unknown}", hint=f"resources are {sorted(fields)}")
+    resources: dict[str, Any] = {}
+    for key, (cls, given) in fields.items():
+        change = swap.get(key)
+        if isinstance(change, dg.ConfigurableResource):
+            resources[key] = change
+        else:
+            resources[key] = cls(home=home, **{**given, **dict(change or {})})
+    return resources
