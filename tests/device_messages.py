@@ -11,8 +11,8 @@ import io
 import numpy as np
 from PIL import Image
 
-from qiloop.edge.inference.messages import DetectedBox, DeviceStatus, FeedbackImage, InferenceResult
 from qiloop.edge.inference.outbox import encode_payload
+from qiloop.protocol.messages import DetectedBox, DeviceStatus, FeedbackImage, InferenceResult
 
 
 def png(seed: int = 0, size: tuple[int, int] = (32, 24)) -> bytes:

@@ -17,10 +17,10 @@ import paho.mqtt.client as mqtt
 from nucleus_helpers import code_zip
 from qiloop.core.components import Component, Lifecycle
 from qiloop.core.deployments import Target
-from qiloop.edge.agent.protocol import deployment_topic, hello_topic
 from qiloop.fleet.packaging import model_component
 from qiloop.fleet.publish import publish_retained
 from qiloop.fleet.service import ControllerService
+from qiloop.protocol.topics import deployment_topic, hello_topic
 from qiloop.settings import Settings
 
 

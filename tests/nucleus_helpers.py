@@ -107,9 +107,22 @@ class Fleet:
 
     def publish_raw(self, target: Target, payload: bytes) -> None:
         self.published_topics.add(target)
-        from qiloop.edge.agent.protocol import deployment_topic
+        from qiloop.protocol.topics import deployment_topic
 
         publish_retained(self.broker_url, deployment_topic(target), payload)
+
+
+def enroll(fleet_home: Path, device_id: str, home: Path) -> None:
+    """Register the device key of ``home`` in the fleet database of ``fleet_home`` (as ``qiloop fleet add-key``)."""
+    from qiloop.edge.agent.identity import device_public_key
+    from qiloop.fleet.enrollment import register_key
+    from qiloop.fleet.registry_db import FleetDB
+
+    db = FleetDB(fleet_home / "fleet.db")
+    try:
+        register_key(db, device_id, device_public_key(home), replace=True)
+    finally:
+        db.close()
 
 
 def expired(**fields) -> dict:
@@ -125,6 +138,7 @@ class Device:
         home.mkdir(parents=True, exist_ok=True)
 
     def start(self, *, failpoint: str | None = None, health_window: float = 1.0) -> Device:
+        enroll(self.fleet.root, self.device_id, self.home)
         env = {k: v for k, v in os.environ.items() if k != "QILOOP_AGENT_FAILPOINT"}
         if failpoint:
             env["QILOOP_AGENT_FAILPOINT"] = failpoint

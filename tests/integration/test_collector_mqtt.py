@@ -28,6 +28,8 @@ from qiloop.core.retry import STORE_WRITE
 from qiloop.edge.inference import MqttPublisher, Outbox
 from qiloop.fleet.collector import Collector
 from qiloop.fleet.results_db import ResultsDB
+from qiloop.protocol.keys import encode_public_key
+from qiloop.protocol.signed import MessageSigner
 from qiloop.settings import Settings
 from qiloop.storage.image_store import ImageStore
 
@@ -56,8 +58,9 @@ class Fleet:
         self.collector_id = f"{self.ns}-collector"
 
     def collector(self) -> Collector:
-        return Collector.connect(self.url, self.settings, client_id=self.collector_id,
-                                 results_topic=self.results_topic, device_root=self.device_root)  # fmt: skip
+        return Collector.connect(self.url, self.settings, client_id=self.collector_id,  # unsigned test devices
+                                 results_topic=self.results_topic, device_root=self.device_root,
+                                 verify_devices=False)  # fmt: skip
 
     def send(self, box: Outbox, timeout: float = 20) -> None:
         """Drain the outbox through the real device publisher; returns once the broker acknowledged everything."""
@@ -106,9 +109,10 @@ def test_results_status_and_feedback_are_stored_once_with_exact_counts(fleet, tm
         stats = collector.stats()
     box.close()
 
-    assert stats.of("result") == {"received": 6, "stored": 5, "duplicate": 1, "invalid": 0, "failed": 0}
-    assert stats.of("status") == {"received": 2, "stored": 2, "duplicate": 0, "invalid": 0, "failed": 0}
-    assert stats.of("feedback") == {"received": 4, "stored": 1, "duplicate": 1, "invalid": 2, "failed": 0}
+    assert stats.of("result") == {"received": 6, "stored": 5, "duplicate": 1, "rejected": 0, "invalid": 0, "failed": 0}
+    assert stats.of("status") == {"received": 2, "stored": 2, "duplicate": 0, "rejected": 0, "invalid": 0, "failed": 0}
+    assert stats.of("feedback") == {"received": 4, "stored": 1, "duplicate": 1, "rejected": 0, "invalid": 2,
+                                    "failed": 0}  # fmt: skip
     assert stats.total("received") == 12 and set(stats.counts) == {"result", "status", "feedback"}
     assert sorted(r.sequence for r in arrived) == [1, 2, 3, 4, 5]
 
@@ -147,7 +151,7 @@ def test_a_restarted_collector_gets_what_was_published_while_it_was_away(fleet, 
         while collector.stats().total("received") < 11 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert collector.wait_idle(timeout=10)
-        expected = {"received": 11, "stored": 10, "duplicate": 1, "invalid": 0, "failed": 0}
+        expected = {"received": 11, "stored": 10, "duplicate": 1, "rejected": 0, "invalid": 0, "failed": 0}
         assert collector.stats().of("result") == expected
     with ResultsDB.from_settings(fleet.settings) as db:
         assert sorted(r.message.sequence for r in db.results(limit=0)) == list(range(1, 12))
@@ -162,13 +166,17 @@ def test_the_cli_collects_and_lists(tmp_path, capsys):
     topic = f"qiloop-test-{uuid.uuid4().hex[:10]}/results"
     device = Device(f"cam-{uuid.uuid4().hex[:6]}")
     box = Outbox(tmp_path / "outbox.sqlite", device_id=device.device_id, max_bytes=10_000_000)
+    key = MessageSigner.from_key_file(tmp_path / "device.pem")  # the collector believes enrolled devices only
+    assert main(["fleet", "add-key", "--device", device.device_id, "--key", encode_public_key(key.public_key),
+                 "--home", home]) == 0  # fmt: skip
+    capsys.readouterr()
     with EmbeddedBroker() as broker:
 
         def publish_later() -> None:
             time.sleep(1.5)  # the collector is subscribed by then
             for i in range(1, 4):
                 box.put(topic, device.result(i))
-            with MqttPublisher.connect(broker.url, box, device.device_id) as pub:
+            with MqttPublisher.connect(broker.url, box, device.device_id, signer=key) as pub:
                 pub.flush(10)
 
         sender = threading.Thread(target=publish_later)
@@ -215,6 +223,7 @@ def test_a_storage_outage_holds_the_message_until_the_store_is_back(fleet, tmp_p
             "received": 1,
             "stored": 1,
             "duplicate": 0,
+            "rejected": 0,
             "invalid": 0,
             "failed": 0,
         }

@@ -26,7 +26,8 @@ import pytest
 
 from mqtt_helpers import PrivateBroker, Subscriber, free_port, require_mosquitto
 from qiloop.edge.inference import Outbox
-from qiloop.edge.inference.messages import FeedbackImage, parse_message, status_topic
+from qiloop.protocol.messages import FeedbackImage, parse_message
+from qiloop.protocol.topics import status_topic
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 require_mosquitto()

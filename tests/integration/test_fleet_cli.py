@@ -25,8 +25,8 @@ from fleet_helpers import forget_session
 from mqtt_helpers import free_port, require_broker
 from nucleus_helpers import Device
 from qiloop.core.deployments import Target
-from qiloop.edge.agent.protocol import deployment_topic, hello_topic
 from qiloop.fleet.publish import publish_retained
+from qiloop.protocol.topics import deployment_topic, hello_topic
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 BROKER = "mqtt://127.0.0.1:1883"

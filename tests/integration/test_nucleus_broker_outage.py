@@ -13,7 +13,7 @@ import pytest
 
 from mqtt_helpers import PrivateBroker, Subscriber, require_mosquitto
 from nucleus_helpers import Device, Fleet, model_packages
-from qiloop.edge.agent.protocol import report_topic
+from qiloop.protocol.topics import report_topic
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 require_mosquitto()

@@ -20,7 +20,7 @@ import pytest
 from mqtt_helpers import Subscriber, require_broker
 from nucleus_helpers import Device, Fleet, code_zip, model_packages
 from qiloop.edge.agent.identity import device_public_key
-from qiloop.edge.agent.protocol import hello_topic, report_topic
+from qiloop.protocol.topics import hello_topic, report_topic
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

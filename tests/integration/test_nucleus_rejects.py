@@ -27,8 +27,8 @@ from mqtt_helpers import Subscriber, require_broker
 from nucleus_helpers import Device, Fleet, code_zip, expired, model_packages
 from qiloop.core.components import Lifecycle
 from qiloop.core.deployments import Target
-from qiloop.edge.agent.protocol import report_topic
 from qiloop.fleet.signing import FileSigner
+from qiloop.protocol.topics import report_topic
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 

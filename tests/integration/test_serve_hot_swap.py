@@ -14,8 +14,8 @@ import time
 import pytest
 
 from qiloop.core.package import write_manifest
-from qiloop.edge.inference.messages import DetectedBox
 from qiloop.edge.runtime import OnnxDetector
+from qiloop.protocol.messages import DetectedBox
 from serving_helpers import sample_jpegs
 
 NAME = "scratch-detector"

@@ -6,6 +6,7 @@ Imports nothing beyond the edge install.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -47,17 +48,20 @@ def run(
 ) -> None:
     """Run the nucleus until SIGTERM or Ctrl-C; component processes stop with it.
 
-    Set QILOOP_AGENT_FAILPOINT=<point> only in reliability tests: the nucleus then
-    kills itself at that point of an install (see qiloop.edge.agent.failpoint).
+    Set QILOOP_ENROLL_TOKEN to a token from `qiloop fleet enroll-token` to enroll the device's key
+    (kept in <home>/identity/) with the fleet on its first hello. Set QILOOP_AGENT_FAILPOINT=<point>
+    only in reliability tests: the nucleus then kills itself at that point of an install.
     """
     from qiloop.edge.agent.config import AgentConfig
     from qiloop.edge.agent.nucleus import Nucleus
-    from qiloop.edge.agent.trust import TrustStore, decode_public_key
+    from qiloop.edge.agent.trust import TrustStore
+    from qiloop.protocol.keys import decode_public_key
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = AgentConfig(
         home=home, device_id=device_id, groups=list(group or []), broker_url=broker, controller_url=controller,
         camera_dir=camera_dir, health_window_s=health_window, download_retry_s=download_retry,
+        enroll_token=os.environ.get("QILOOP_ENROLL_TOKEN") or None,
     )  # fmt: skip
     home.mkdir(parents=True, exist_ok=True)
     for key_file in trust_key or []:

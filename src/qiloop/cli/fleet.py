@@ -16,12 +16,14 @@ import typer
 from qiloop.cli import fleet_alerts
 from qiloop.cli.common import HomeOption, JsonOption, console, print_json, settings_for
 from qiloop.cli.fleet_downloads import download_url
+from qiloop.cli.fleet_enroll import register as register_enrollment
 from qiloop.cli.fleet_serve import serve
 from qiloop.cli.fleet_show import show_devices, show_rollouts
 
 app = typer.Typer(help="The fleet controller and the devices it knows.", no_args_is_help=True)
 app.command("serve")(serve)
 app.command("download-url")(download_url)
+register_enrollment(app)
 app.add_typer(fleet_alerts.app, name="alerts")
 
 TargetOption = Annotated[

@@ -96,7 +96,8 @@ def collect(
         stats = collector.stats()
     console.print(
         f"{stats.total('received')} received: {stats.total('stored')} stored, {stats.total('duplicate')} duplicate, "
-        f"{stats.total('invalid')} invalid, {stats.total('failed')} failed",
+        f"{stats.total('invalid')} invalid, {stats.total('failed')} failed, {stats.total('rejected')} rejected"
+        " (unsigned, or not signed by the device's registered key)",
         highlight=False,
     )
 

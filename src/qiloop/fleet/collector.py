@@ -30,14 +30,17 @@ import paho.mqtt.client as mqtt
 
 from qiloop.core.errors import StoreError
 from qiloop.core.retry import BROKER_RECONNECT, STORE_WRITE, Interrupted, Policy
-from qiloop.edge.inference.messages import DEVICE_TOPIC_ROOT, RESULT_TOPIC, InferenceResult
-from qiloop.edge.inference.publisher import parse_broker_url
+from qiloop.fleet.device_trust import DeviceTrust
 from qiloop.fleet.intake import Intake, Outcome
+from qiloop.fleet.registry_db import FleetDB
 from qiloop.fleet.results_db import ResultsDB
+from qiloop.protocol.messages import InferenceResult
+from qiloop.protocol.mqtt import TlsFiles, mqtt_client
+from qiloop.protocol.topics import DEVICE_ROOT, RESULT_TOPIC
 from qiloop.settings import Settings
 
 log = logging.getLogger(__name__)
-OUTCOMES = ("received", "stored", "duplicate", "invalid", "failed")
+OUTCOMES = ("received", "stored", "duplicate", "rejected", "invalid", "failed")
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,7 @@ class CollectorStats:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def total(self, outcome: str) -> int:
-        """One outcome (``received``, ``stored``, ``duplicate``, ``invalid``, ``failed``) over all kinds."""
+        """One outcome (``received``, ``stored``, ``duplicate``, ``rejected``, ``invalid``, ``failed``), all kinds."""
         return sum(c.get(outcome, 0) for c in self.counts.values())
 
     def of(self, kind: str) -> dict[str, int]:
@@ -98,28 +101,30 @@ class Collector:
         client_id: str = "qiloop-collector",
         db_path: str | Path | None = None,
         results_topic: str = RESULT_TOPIC,
-        device_root: str = DEVICE_TOPIC_ROOT,
+        device_root: str = DEVICE_ROOT,
         keepalive: int = 30,
+        tls: TlsFiles | None = None,
+        verify_devices: bool = True,
     ) -> Collector:
         """A collector for the broker at ``url`` storing into the fleet database and image store of ``settings``.
 
         Keep ``client_id`` stable: the broker holds the session (and the messages
         that arrive while the collector is away) under that id. ``results_topic`` and
         ``device_root`` (``<root>/+/status``, ``<root>/+/feedback``) are the topics to follow.
+        ``tls``: the CA, client certificate and key for an ``mqtts://`` broker. ``verify_devices``
+        (the default) stores only messages signed by devices enrolled in the home's ``fleet.db``;
+        the others count as ``rejected``.
         """
         from qiloop.storage.image_store import ImageStore
 
-        address = parse_broker_url(url)
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
-        if address.username:
-            client.username_pw_set(address.username, address.password)
-        if address.tls:
-            client.tls_set()
         reconnect = BROKER_RECONNECT.with_(max_s=10.0)
-        client.reconnect_delay_set(reconnect.first_s, reconnect.max_s)  # type: ignore[arg-type]
-        client.connect_async(address.host, address.port, keepalive)
+        client = mqtt_client(
+            url, client_id, clean_session=False, tls=tls, keepalive=keepalive, reconnect_s=(reconnect.first_s, 10.0)
+        )
         db = ResultsDB.from_settings(settings, db_path)
-        intake = Intake(db, ImageStore.from_settings(settings), results_topic=results_topic, device_root=device_root)
+        trust = DeviceTrust(FleetDB.from_settings(settings), device_root=device_root) if verify_devices else None
+        intake = Intake(db, ImageStore.from_settings(settings), results_topic=results_topic, device_root=device_root,
+                        trust=trust)  # fmt: skip
         return cls(client, intake, url=url, dead_letter=settings.home / "fleet-dead-letter")
 
     def on_result(self, callback: Callable[[InferenceResult], None]) -> None:
@@ -148,6 +153,8 @@ class Collector:
         self.client.disconnect()
         self.client.loop_stop()
         self.intake.db.close()
+        if self.intake.trust is not None:
+            self.intake.trust.db.close()
 
     def __enter__(self) -> Collector:
         return self.start()
@@ -235,8 +242,8 @@ class Collector:
             counts[outcome.status] += 1
         message = outcome.message
         who = f"{message.device_id}/{message.sequence}" if message is not None else "?"
-        if outcome.status == "invalid":
-            log.warning("dropped an invalid %s message from %s: %s", outcome.kind, who, outcome.reason)
+        if outcome.status in ("invalid", "rejected"):
+            log.warning("dropped a %s %s message from %s: %s", outcome.status, outcome.kind, who, outcome.reason)
         elif outcome.status == "stored" and isinstance(message, InferenceResult):
             for callback in list(self._result_callbacks):
                 try:

@@ -23,15 +23,18 @@ from pydantic import ValidationError
 
 from qiloop.core.components import Component
 from qiloop.core.deployments import ComponentRef, Deployment, RolloutPolicy, SignedDeployment, Target
-from qiloop.core.errors import ConfigurationError, NotFoundError, QiloopError
-from qiloop.edge.agent.protocol import DEVICE_ROOT, DeploymentReport, DeviceHello, deployment_topic
-from qiloop.edge.inference.messages import DeviceStatus
+from qiloop.core.errors import ConfigurationError, InvalidRecordError, NotFoundError, QiloopError
 from qiloop.fleet.component_store import ComponentStore
+from qiloop.fleet.device_trust import DeviceTrust, UntrustedMessage
 from qiloop.fleet.registry_db import FleetDB
 from qiloop.fleet.rollout import Clear, Phase, Publish, Rollout, View, advance, recorded
 from qiloop.fleet.signing import FileSigner, Signer, sign_deployment
+from qiloop.protocol.messages import DeviceStatus
+from qiloop.protocol.reports import DeploymentReport, DeviceHello
+from qiloop.protocol.topics import HELLO, REPORTS, STATUS, deployment_topic, device_of
 
 log = logging.getLogger(__name__)
+_KINDS = {REPORTS: ("deployment", DeploymentReport), HELLO: ("hello", DeviceHello), STATUS: ("status", DeviceStatus)}
 Publisher = Callable[[str, bytes], None]  # (topic, payload): publish retained, QoS 1, return once acknowledged
 
 
@@ -58,6 +61,8 @@ class FleetController:
         signer: Signs every deployment (the home's key or a KMS-backed signer).
         store: The component store the devices download from.
         publish: Publishes a retained message and returns once the broker acknowledged it.
+        trust: Checks every device message (signature, topic, enrollment, replay); None believes them all,
+            for tests of the rollout logic alone.
         stale_after_s: A canary whose status reports stop for this long fails its soak.
         expires_in: How long a deployment document stays valid.
         clock: Epoch seconds (swappable in tests).
@@ -65,17 +70,26 @@ class FleetController:
 
     def __init__(
         self, db: FleetDB, signer: Signer, store: ComponentStore, publish: Publisher | None = None, *,
-        stale_after_s: float = 90.0, expires_in: timedelta = timedelta(days=7), clock: Callable[[], float] = time.time,
+        trust: DeviceTrust | None = None, stale_after_s: float = 90.0, expires_in: timedelta = timedelta(days=7),
+        clock: Callable[[], float] = time.time,
     ) -> None:  # fmt: skip
-        self.db, self.signer, self.store, self.publish = db, signer, store, publish
+        self.db, self.signer, self.store, self.publish, self.trust = db, signer, store, publish, trust
+        self.outcomes: Counter[tuple[str, str]] = Counter()  # (kind, recorded|duplicate|rejected|ignored)
         self.stale_after_s, self.expires_in, self.clock = stale_after_s, expires_in, clock
 
     @classmethod
-    def from_settings(cls, settings, publish: Publisher | None = None, **options) -> FleetController:
-        """The controller of a qiloop home: ``fleet.db``, ``keys/`` and the ``components/`` store."""
+    def from_settings(
+        cls, settings, publish: Publisher | None = None, *, verify_devices: bool = True, **options
+    ) -> FleetController:
+        """The controller of a qiloop home: ``fleet.db``, ``keys/`` and the ``components/`` store.
+
+        ``verify_devices`` (the default) believes only signed messages of enrolled devices.
+        """
         store = ComponentStore.from_settings(settings)
         signer = FileSigner.load_or_create(settings.home / "keys")
-        return cls(FleetDB.from_settings(settings), signer, store, publish, **options)
+        db = FleetDB.from_settings(settings)
+        trust = DeviceTrust(db) if verify_devices else None
+        return cls(db, signer, store, publish, trust=trust, **options)
 
     def refs(self, components: Sequence[Component | ComponentRef]) -> list[ComponentRef]:
         """Component references fixed by digest (a :class:`Component` is looked up as given)."""
@@ -151,26 +165,67 @@ class FleetController:
         return rollout
 
     def receive(self, topic: str, payload: bytes, at: float | None = None) -> str:
-        """Record one message from a device; its kind (``deployment``, ``hello``, ``status``) or ``ignored``."""
-        parts = topic.split("/")
-        if len(parts) != len(DEVICE_ROOT.split("/")) + 2 or not payload:
-            return "ignored"
-        kind, parse = {"deployments": ("deployment", DeploymentReport), "hello": ("hello", DeviceHello),
-                       "status": ("status", DeviceStatus)}.get(parts[-1], (None, None))  # fmt: skip
-        if kind is None:
+        """Record one message from a device; what became of it.
+
+        ``deployment``, ``hello`` or ``status`` when recorded; ``duplicate`` for a copy of one
+        already recorded; ``rejected`` when the device trust does not believe it (unsigned, wrong
+        key or topic, not enrolled, replayed: see :mod:`qiloop.fleet.device_trust`); ``ignored``
+        for another topic or a malformed message.
+        """
+        where = device_of(topic)
+        kind, parse = _KINDS.get(where[1] if where else "", (None, None))
+        if kind is None or not payload:
             return "ignored"
         try:
-            message = parse.model_validate_json(payload)
-        except ValidationError as exc:
-            log.warning("dropped a malformed %s message on %s: %s", kind, topic, exc.errors()[0]["msg"])
-            return "ignored"
-        if isinstance(message, DeploymentReport):
-            self.db.add_report(message, at)
-        elif isinstance(message, DeviceHello):
+            data = self.trust.check(topic, payload, enroll=kind == "hello") if self.trust is not None else payload
+            message = parse.model_validate(data) if isinstance(data, dict) else parse.model_validate_json(data)
+            outcome = self._record(message, at)
+        except UntrustedMessage as exc:
+            log.warning("rejected a %s message on %s: %s", kind, topic, exc.message)
+            outcome = "rejected"
+        except (ValidationError, InvalidRecordError) as exc:
+            why = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else exc.message
+            log.warning("dropped a malformed %s message on %s: %s", kind, topic, why)
+            outcome = "ignored"
+        self.outcomes[(kind, outcome if outcome in ("duplicate", "rejected", "ignored") else "recorded")] += 1
+        return outcome
+
+    def _record(self, message: DeploymentReport | DeviceHello | DeviceStatus, at: float | None) -> str:
+        """Store a believed message; with a device trust, copies and stale messages are refused here.
+
+        Raises:
+            UntrustedMessage: A replayed (older) hello or status, a hello presenting another key than the
+                registered one, or a report or status without the sequence that identifies it.
+        """
+        device = message.device_id
+        if isinstance(message, DeviceHello):
+            if self.trust is not None:
+                key = self.db.device_key(device)
+                if key is not None and message.public_key and message.public_key != key.public_key:
+                    raise UntrustedMessage(f"the hello of {device!r} presents another key than its registered one",
+                                           kind="hello", hint="re-enroll the device if its key changed")  # fmt: skip
+                fresh = self.db.accept_hello(device, message.time.timestamp())
+                if fresh != "new":
+                    return self._stale(fresh, "hello", device, "an older hello than the last one")
             self.db.add_hello(message, at)
-        else:
-            self.db.note_status(message.device_id, message.state, at)
-        return kind
+            return "hello"
+        if self.trust is not None and message.sequence is None:
+            raise UntrustedMessage(f"a {message.kind} message from {device!r} without its sequence", kind=message.kind)
+        if isinstance(message, DeploymentReport):
+            return "deployment" if self.db.add_report(message, at) else "duplicate"
+        if self.trust is not None:
+            assert message.sequence is not None
+            fresh = self.db.accept_status(device, message.sequence)
+            if fresh != "new":
+                return self._stale(fresh, "status", device, f"status {message.sequence}, older than the last one")
+        self.db.note_status(device, message.state, at)
+        return "status"
+
+    @staticmethod
+    def _stale(fresh: str, kind: str, device: str, what: str) -> str:
+        if fresh == "same":  # the same message again (a retained hello on reconnect, a QoS 1 copy)
+            return "duplicate"
+        raise UntrustedMessage(f"replayed or stale: {what} from {device!r}", kind=kind)
 
     def step(self) -> list[Rollout]:
         """Advance every active rollout once; the rollouts that changed."""

@@ -2,9 +2,13 @@
 
 No MQTT here: :class:`Intake` takes a topic and the raw payload, so the same
 code serves the MQTT collector, a replay from a file, and the tests. Every
-message ends in exactly one :class:`Outcome` (stored, duplicate, invalid or
-failed); a bad message is reported, never raised, so one corrupt upload cannot
-stop the stream of the others.
+message ends in exactly one :class:`Outcome` (stored, duplicate, rejected,
+invalid or failed); a bad message is reported, never raised, so one corrupt
+upload cannot stop the stream of the others. With a
+:class:`~qiloop.fleet.device_trust.DeviceTrust`, a message its device's key did
+not sign (or one on another device's topic, or from a device not enrolled) is
+``rejected`` with the reason; a replayed copy of a stored message carries the
+signed ``(device_id, sequence)`` of the original and is a ``duplicate``.
 
 Feedback images are stored in this order: image bytes into the image store,
 then the feedback row (with the pre-labels), then the ``(device_id, sequence)``
@@ -24,21 +28,15 @@ from typing import Literal
 
 from qiloop.core.errors import ImageRejectedError, InvalidRecordError, StoreError
 from qiloop.core.records import Box
-from qiloop.edge.inference.messages import (
-    DEVICE_TOPIC_ROOT,
-    RESULT_TOPIC,
-    DetectedBox,
-    DeviceStatus,
-    FeedbackImage,
-    InferenceResult,
-    parse_message,
-)
+from qiloop.fleet.device_trust import DeviceTrust, UntrustedMessage
 from qiloop.fleet.results_db import ResultsDB
+from qiloop.protocol.messages import DetectedBox, DeviceStatus, FeedbackImage, InferenceResult, parse_message
+from qiloop.protocol.topics import DEVICE_ROOT, RESULT_TOPIC
 from qiloop.storage.feedback import FeedbackEntry
 from qiloop.storage.image_store import ImageStore
 
 log = logging.getLogger(__name__)
-Status = Literal["stored", "duplicate", "invalid", "failed"]
+Status = Literal["stored", "duplicate", "rejected", "invalid", "failed"]
 DeviceMessage = InferenceResult | DeviceStatus | FeedbackImage
 # The failures of an unavailable store (image store, feedback log, fleet database): worth retrying.
 STORE_FAILURES = (StoreError, OSError, sqlite3.OperationalError)
@@ -60,7 +58,7 @@ class Outcome:
 
 
 def topic_problem(
-    topic: str, message: DeviceMessage, results_topic: str = RESULT_TOPIC, device_root: str = DEVICE_TOPIC_ROOT
+    topic: str, message: DeviceMessage, results_topic: str = RESULT_TOPIC, device_root: str = DEVICE_ROOT
 ) -> str | None:
     """Why ``message`` does not belong on ``topic`` (kind or device mismatch), or None when it does.
 
@@ -101,6 +99,8 @@ class Intake:
         store: The image store that receives feedback images and their feedback rows.
         results_topic: The topic results arrive on (checked against the message kind).
         device_root: The root of the per-device topics (``<root>/<device_id>/status|feedback``).
+        trust: Believes only messages signed by enrolled devices on their own topics; None stores
+            every well-formed message (for tests of the stores alone).
     """
 
     def __init__(
@@ -109,16 +109,20 @@ class Intake:
         store: ImageStore,
         *,
         results_topic: str = RESULT_TOPIC,
-        device_root: str = DEVICE_TOPIC_ROOT,
+        device_root: str = DEVICE_ROOT,
+        trust: DeviceTrust | None = None,
     ) -> None:
-        self.db, self.store = db, store
+        self.db, self.store, self.trust = db, store, trust
         self.results_topic, self.device_root = results_topic, device_root
 
     def handle(self, topic: str, payload: bytes, received_at: datetime | None = None) -> Outcome:
         """Check and store one message; returns its outcome and raises nothing the message caused."""
         received_at = received_at or datetime.now(timezone.utc)
         try:
-            message = parse_message(payload)
+            data = self.trust.check(topic, payload) if self.trust is not None else payload
+            message = parse_message(data)
+        except UntrustedMessage as exc:
+            return Outcome(exc.kind, "rejected", reason=exc.message)
         except InvalidRecordError as exc:
             return Outcome("unknown", "invalid", reason=exc.message)
         problem = topic_problem(topic, message, self.results_topic, self.device_root)

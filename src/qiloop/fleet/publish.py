@@ -9,29 +9,24 @@ from __future__ import annotations
 
 import uuid
 
-import paho.mqtt.client as mqtt
-
 from qiloop.core.deployments import Deployment, SignedDeployment, Target
 from qiloop.core.errors import StoreError
-from qiloop.edge.agent.protocol import deployment_topic
-from qiloop.edge.inference.publisher import parse_broker_url
 from qiloop.fleet.signing import Signer, sign_deployment
+from qiloop.protocol.mqtt import TlsFiles, mqtt_client
+from qiloop.protocol.topics import deployment_topic
 
 
-def publish_retained(broker_url: str, topic: str, payload: bytes, *, timeout: float = 10.0) -> None:
-    """Publish ``payload`` retained with QoS 1 and wait for the broker's acknowledgement.
+def publish_retained(
+    broker_url: str, topic: str, payload: bytes, *, timeout: float = 10.0, tls: TlsFiles | None = None
+) -> None:
+    """Publish ``payload`` retained with QoS 1 and wait for the broker's acknowledgement (``tls``: see mqtt_client).
 
     Raises:
         StoreError: The broker could not be reached or did not acknowledge in time.
     """
-    address = parse_broker_url(broker_url)
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"qiloop-deploy-{uuid.uuid4().hex[:8]}")
-    if address.username:
-        client.username_pw_set(address.username, address.password)
-    if address.tls:
-        client.tls_set()
+    client = mqtt_client(broker_url, f"qiloop-deploy-{uuid.uuid4().hex[:8]}", tls=tls)
     try:
-        client.connect(address.host, address.port, keepalive=30)
+        client.reconnect()  # connect now, so an unreachable broker fails at once
     except OSError as exc:
         raise StoreError(f"cannot reach the broker at {broker_url}: {exc}", hint="start the broker") from exc
     client.loop_start()

@@ -12,6 +12,10 @@
 - ``rollouts``: each rollout's state (:class:`~qiloop.fleet.rollout.Rollout` as JSON).
 - ``controllers``: a heartbeat per running controller, so ``qiloop deploy`` can tell
   whether anyone carries its rollout out.
+- ``device_keys``: the public key registered for each device (by enrollment token or by an
+  admin), with the signed time of its last accepted hello and the sequence of its last
+  accepted status, so replayed or stale ones are recognised.
+- ``enroll_tokens``: one-time enrollment tokens (their sha256 only), per device, until used or expired.
 
 The results collector keeps its own tables in the same file (:mod:`qiloop.fleet.results_db`).
 """
@@ -25,9 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qiloop.core.deployments import FINAL_STATES, DeploymentState, SignedDeployment
-from qiloop.edge.agent.protocol import DeploymentReport, DeviceHello
+from qiloop.core.errors import ConfigurationError
 from qiloop.fleet.rollout import Rollout
 from qiloop.fleet.sqlite_file import connect, transaction
+from qiloop.protocol.enrollment import proof_matches
+from qiloop.protocol.keys import decode_public_key, key_id
+from qiloop.protocol.reports import DeploymentReport, DeviceHello
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS devices (
@@ -51,7 +58,21 @@ CREATE TABLE IF NOT EXISTS rollouts (
 CREATE TABLE IF NOT EXISTS controllers (
     name TEXT PRIMARY KEY, broker_url TEXT NOT NULL, files_url TEXT NOT NULL, pid INTEGER NOT NULL,
     heartbeat_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS device_keys (
+    device_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, key_id TEXT NOT NULL, source TEXT NOT NULL,
+    added_at REAL NOT NULL, hello_time REAL, status_sequence INTEGER);
+CREATE TABLE IF NOT EXISTS enroll_tokens (
+    digest TEXT PRIMARY KEY, device_id TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL,
+    used_at REAL, key_id TEXT);
 """
+
+# The high-water marks a device's hello and status must pass (fixed statements, one per column).
+_ADVANCE = {
+    "hello_time": ("SELECT hello_time FROM device_keys WHERE device_id = ?",
+                   "UPDATE device_keys SET hello_time = ? WHERE device_id = ?"),
+    "status_sequence": ("SELECT status_sequence FROM device_keys WHERE device_id = ?",
+                        "UPDATE device_keys SET status_sequence = ? WHERE device_id = ?"),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -71,6 +92,21 @@ class DeviceRow:
     status_state: str | None
     status_at: float | None
     seen_at: float
+
+
+@dataclass(frozen=True)
+class DeviceKey:
+    """The key registered for a device: base64 and raw, its id, and how it came (``token`` or ``admin``)."""
+
+    device_id: str
+    public_key: str
+    key_id: str
+    source: str
+    added_at: float
+
+    @property
+    def raw(self) -> bytes:
+        return decode_public_key(self.public_key)
 
 
 class FleetDB:
@@ -238,6 +274,106 @@ class FleetDB:
                 (time.time() - within_s,),
             ).fetchall()
         return [dict(zip(("name", "broker_url", "files_url", "pid", "heartbeat_at"), r, strict=True)) for r in rows]
+
+    # -- device keys and enrollment -----------------------------------------------------------
+
+    def add_device_key(
+        self, device_id: str, public_key: str, *, source: str = "admin", replace: bool = False
+    ) -> DeviceKey:
+        """Register ``public_key`` (base64) for ``device_id``; from then on only it signs that device's messages.
+
+        Raises:
+            InvalidRecordError: Not a base64 Ed25519 public key.
+            ConfigurationError: The device has another key and ``replace`` is False.
+        """
+        raw = decode_public_key(public_key)
+        key = DeviceKey(device_id, public_key.strip(), key_id(raw), source, time.time())
+        with self._lock, transaction(self._db, self.path):
+            row = self._db.execute("SELECT key_id FROM device_keys WHERE device_id = ?", (device_id,)).fetchone()
+            if row is not None and row[0] != key.key_id and not replace:
+                raise ConfigurationError(
+                    f"device {device_id!r} already has key {row[0]}",
+                    hint="pass --replace to register the new key (the old one stops working)",
+                )
+            self._db.execute(
+                "INSERT INTO device_keys VALUES (?, ?, ?, ?, ?, NULL, NULL) ON CONFLICT (device_id) DO UPDATE SET"
+                " public_key = excluded.public_key, key_id = excluded.key_id, source = excluded.source,"
+                " added_at = excluded.added_at, hello_time = NULL, status_sequence = NULL",
+                (device_id, key.public_key, key.key_id, source, key.added_at),
+            )
+        return key
+
+    def device_key(self, device_id: str) -> DeviceKey | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT device_id, public_key, key_id, source, added_at FROM device_keys WHERE device_id = ?",
+                (device_id,),
+            ).fetchone()
+        return DeviceKey(*row) if row else None
+
+    def device_keys(self) -> list[DeviceKey]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT device_id, public_key, key_id, source, added_at FROM device_keys ORDER BY device_id"
+            ).fetchall()
+        return [DeviceKey(*r) for r in rows]
+
+    def remove_device_key(self, device_id: str) -> bool:
+        """Forget a device's key (its messages are dropped until it enrolls again); False when it had none."""
+        with self._lock, transaction(self._db, self.path):
+            return bool(self._db.execute("DELETE FROM device_keys WHERE device_id = ?", (device_id,)).rowcount)
+
+    def add_enroll_token(self, device_id: str, digest: str, expires_at: float) -> None:
+        """Keep a one-time token's sha256 for ``device_id`` until ``expires_at`` (epoch seconds)."""
+        self._run(
+            "INSERT INTO enroll_tokens VALUES (?, ?, ?, ?, NULL, NULL)", (digest, device_id, time.time(), expires_at)
+        )
+
+    def enroll(self, device_id: str, public_key: str, proof: str, at: float | None = None) -> DeviceKey | None:
+        """Register ``public_key`` for a device that has none, spending the token ``proof`` was made with.
+
+        None when the device already has a key or no unused, unexpired token of the device matches.
+        """
+        at = at or time.time()
+        raw = decode_public_key(public_key)
+        with self._lock, transaction(self._db, self.path):
+            if self._db.execute("SELECT 1 FROM device_keys WHERE device_id = ?", (device_id,)).fetchone():
+                return None
+            tokens = self._db.execute(
+                "SELECT digest FROM enroll_tokens WHERE device_id = ? AND used_at IS NULL AND expires_at > ?",
+                (device_id, at),
+            ).fetchall()
+            digest = next((d for (d,) in tokens if proof_matches(d, device_id, public_key, proof)), None)
+            if digest is None:
+                return None
+            key = DeviceKey(device_id, public_key, key_id(raw), "token", at)
+            self._db.execute(
+                "UPDATE enroll_tokens SET used_at = ?, key_id = ? WHERE digest = ?", (at, key.key_id, digest)
+            )
+            self._db.execute(
+                "INSERT INTO device_keys VALUES (?, ?, ?, ?, ?, NULL, NULL)",
+                (device_id, public_key, key.key_id, "token", at),
+            )
+        return key
+
+    def accept_hello(self, device_id: str, signed_time: float) -> str:
+        """``new`` when the hello is newer than the last accepted one (remembered), else ``same`` or ``old``."""
+        return self._advance(device_id, "hello_time", signed_time)
+
+    def accept_status(self, device_id: str, sequence: int) -> str:
+        """``new`` when the status's sequence is above the last accepted one (and remember it), ``same`` or ``old``."""
+        return self._advance(device_id, "status_sequence", sequence)
+
+    def _advance(self, device_id: str, column: str, value: float) -> str:
+        read, write = _ADVANCE[column]
+        with self._lock, transaction(self._db, self.path):
+            row = self._db.execute(read, (device_id,)).fetchone()
+            last = row[0] if row else None
+            if last is not None and value <= last:
+                return "same" if value == last else "old"
+            if row is not None:
+                self._db.execute(write, (value, device_id))
+        return "new"
 
     def _run(self, sql: str, row: tuple) -> None:
         with self._lock, transaction(self._db, self.path):

@@ -19,12 +19,11 @@ import time
 import paho.mqtt.client as mqtt
 
 from qiloop.core.errors import QiloopError, StoreError
-from qiloop.edge.agent.protocol import HELLO_WILDCARD, REPORT_WILDCARD
-from qiloop.edge.inference.messages import STATUS_WILDCARD
-from qiloop.edge.inference.publisher import parse_broker_url
 from qiloop.fleet.controller import FleetController
 from qiloop.fleet.file_server import FileServer
 from qiloop.fleet.rollout import Rollout
+from qiloop.protocol.mqtt import TlsFiles, mqtt_client
+from qiloop.protocol.topics import HELLO_WILDCARD, REPORT_WILDCARD, STATUS_WILDCARD
 
 log = logging.getLogger(__name__)
 TOPICS = (REPORT_WILDCARD, HELLO_WILDCARD, STATUS_WILDCARD)
@@ -59,24 +58,24 @@ class ControllerService:
     @classmethod
     def create(
         cls, settings, broker_url: str, *, host: str = "127.0.0.1", port: int = 8470, collect: bool = True,
-        client_id: str = "qiloop-fleet-controller", **options,
+        client_id: str = "qiloop-fleet-controller", tls: TlsFiles | None = None, verify_devices: bool = True,
+        **options,
     ) -> ControllerService:  # fmt: skip
-        """The service of a qiloop home on ``broker_url``, serving files on ``host:port`` (0: any free port)."""
-        controller = FleetController.from_settings(settings, **options)
-        address = parse_broker_url(broker_url)
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
-        if address.username:
-            client.username_pw_set(address.username, address.password)
-        if address.tls:
-            client.tls_set()
-        client.reconnect_delay_set(0.2, 10)
-        client.connect_async(address.host, address.port, keepalive=30)
+        """The service of a qiloop home on ``broker_url``, serving files on ``host:port`` (0: any free port).
+
+        ``tls``: the CA, client certificate and key for an ``mqtts://`` broker. ``verify_devices`` (the
+        default) believes only messages signed by enrolled devices, in the controller and the collector.
+        """
+        controller = FleetController.from_settings(settings, verify_devices=verify_devices, **options)
+        client = mqtt_client(broker_url, client_id, clean_session=False, tls=tls, reconnect_s=(0.2, 10.0))
         server = FileServer.from_settings(controller.store, settings, host=host, port=port)
         collector = None
         if collect:
             from qiloop.fleet.collector import Collector
 
-            collector = Collector.connect(broker_url, settings, client_id=f"{client_id}-collector")
+            collector = Collector.connect(
+                broker_url, settings, client_id=f"{client_id}-collector", tls=tls, verify_devices=verify_devices
+            )
         return cls(controller, client, server, broker_url=broker_url, collector=collector, name=client_id)
 
     @property

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from qiloop.core.deployments import Deployment, SignedDeployment
-from qiloop.edge.agent.identity import load_or_create_key, raw_public_key
-from qiloop.edge.agent.trust import key_id
+from qiloop.protocol.keys import encode_public_key, key_id, load_or_create_key, raw_public_key
 
 PRIVATE_FILE = "deploy-signing.pem"
 PUBLIC_FILE = "deploy-signing.pub"
@@ -45,7 +44,7 @@ class FileSigner:
         key, created = load_or_create_key(folder / PRIVATE_FILE, what="signing key", hint="restore it")
         signer = cls(key)
         if created:
-            (folder / PUBLIC_FILE).write_text(base64.b64encode(signer.public_key).decode() + "\n")
+            (folder / PUBLIC_FILE).write_text(encode_public_key(signer.public_key) + "\n")
         return signer
 
     @property

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from qiloop.edge.inference.messages import DetectedBox
+from qiloop.protocol.messages import DetectedBox
 
 
 class _Out(BaseModel):

@@ -17,7 +17,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from qiloop.edge.inference.messages import DetectedBox
+from qiloop.protocol.messages import DetectedBox
 from qiloop.serving.errors import ImageTooLargeError, ServiceUnavailableError
 from qiloop.serving.holder import ModelHolder
 from qiloop.serving.loaded import LoadedModel

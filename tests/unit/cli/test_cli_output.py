@@ -44,7 +44,7 @@ def test_a_file_name_with_markup_prints_literally(tmp_path, capsys):
 
 
 def _result(sequence: int, name: str, version: str):
-    from qiloop.edge.inference.messages import InferenceResult
+    from qiloop.protocol.messages import InferenceResult
 
     return InferenceResult(
         device_id="cam-1", sequence=sequence, image_name=name, model_name="scratch-detector",

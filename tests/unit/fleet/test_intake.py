@@ -8,9 +8,10 @@ import pytest
 
 from device_messages import png
 from qiloop.core.records import Box
-from qiloop.edge.inference.messages import RESULT_TOPIC, DetectedBox, DeviceStatus, InferenceResult
 from qiloop.fleet.intake import Intake, prelabel_boxes, topic_problem
 from qiloop.fleet.results_db import ResultsDB
+from qiloop.protocol.messages import DetectedBox, DeviceStatus, InferenceResult
+from qiloop.protocol.topics import RESULT_TOPIC
 from qiloop.storage.image_store import ImageStore
 
 STATUS = DeviceStatus(device_id="cam-1", sequence=1)

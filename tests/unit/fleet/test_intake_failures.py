@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from device_messages import png
-from qiloop.edge.inference.messages import RESULT_TOPIC
 from qiloop.fleet.intake import Intake
 from qiloop.fleet.results_db import ResultsDB
+from qiloop.protocol.topics import RESULT_TOPIC
 from qiloop.storage.image_store import ImageStore
 
 

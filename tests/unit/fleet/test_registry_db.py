@@ -9,13 +9,13 @@ import pytest
 
 from qiloop.core.deployments import DeploymentState, RolloutPolicy, Target
 from qiloop.core.errors import ConfigurationError
-from qiloop.edge.agent.protocol import DeploymentReport, DeviceHello
 from qiloop.edge.agent.trust import TrustStore
 from qiloop.fleet.component_store import ComponentStore
 from qiloop.fleet.controller import FleetController, parse_target
 from qiloop.fleet.registry_db import FleetDB
 from qiloop.fleet.rollout import Phase
 from qiloop.fleet.signing import FileSigner
+from qiloop.protocol.reports import DeploymentReport, DeviceHello
 
 
 def _report(device="d1", sequence=1, state=DeploymentState.SUCCEEDED, deployment="x" * 32, **fields):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qiloop.edge.inference.messages import DetectedBox
 from qiloop.edge.runtime import OnnxDetector
+from qiloop.protocol.messages import DetectedBox
 from serving_helpers import png, sample_jpegs
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from qiloop.core.components import NAME_PATTERN
 
@@ -27,6 +27,8 @@ class AgentConfig(BaseModel):
         model_check_timeout_s: Most seconds a model's test inference may take.
         download_retry_s: How long an unreachable file server is retried before the deployment fails.
         stop_timeout_s: Grace between SIGTERM and SIGKILL when stopping a component.
+        enroll_token: A one-time token from ``qiloop fleet enroll-token`` (entry points read it from
+            ``QILOOP_ENROLL_TOKEN``): the hello then proves the device key is the one to enroll.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -41,6 +43,7 @@ class AgentConfig(BaseModel):
     model_check_timeout_s: float = Field(default=60.0, gt=0)
     download_retry_s: float = Field(default=300.0, ge=0)
     stop_timeout_s: float = Field(default=10.0, gt=0)
+    enroll_token: SecretStr | None = None
 
     @field_validator("home", "camera_dir")
     @classmethod

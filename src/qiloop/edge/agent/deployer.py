@@ -29,11 +29,11 @@ from qiloop.edge.agent.health import check_model, check_processes
 from qiloop.edge.agent.home import DeviceHome
 from qiloop.edge.agent.installer import Installer, installed
 from qiloop.edge.agent.launch import configuration_of, converge, process_specs
-from qiloop.edge.agent.protocol import DeploymentReport
 from qiloop.edge.agent.reporter import Reporter, payload_key
 from qiloop.edge.agent.state import AgentState
 from qiloop.edge.agent.supervisor import Supervisor
 from qiloop.edge.agent.trust import TrustStore
+from qiloop.protocol.reports import DeploymentReport
 
 log = logging.getLogger(__name__)
 S = DeploymentState

@@ -1,55 +1,60 @@
-"""Ed25519 key files, and the device's own key: who it is, for the fleet's device registry.
+"""The device's own key: who it is, for the fleet's device registry, and what signs its messages.
 
-The device key is created on first start at ``<home>/identity/device.pem`` (mode
-0600); its public half goes out in the device's hello, so the controller records
-which key belongs to which device id. :func:`load_or_create_key` is also how the
-fleet keeps its deployment-signing key.
+The device key is created on first start at ``<home>/identity/device.pem`` (mode 0600).
+Its public half is what an admin registers with the fleet (``qiloop fleet add-key``) or
+what the device presents with a one-time enrollment token; from then on the controller
+and the collector accept the device's messages only when this key signed them.
 """
 
 from __future__ import annotations
 
-import base64
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
-from qiloop.core.errors import ConfigurationError, require
+from qiloop.edge.agent.supervisor import MARKER as AGENT_HOME_ENV  # the nucleus's home, in its children
+from qiloop.protocol.keys import encode_public_key
+from qiloop.protocol.signed import MessageSigner
+
+KEY_FILE = Path("identity") / "device.pem"
 
 
-def load_or_create_key(path: Path, *, what: str, hint: str) -> tuple[object, bool]:
-    """The Ed25519 private key in the PEM file ``path``, created (mode 0600) when absent; and whether it was new.
+def device_key_path(home: str | Path) -> Path:
+    """Where the device key of the device home ``home`` lives."""
+    return Path(home) / KEY_FILE
 
-    Raises:
-        ConfigurationError: The file is unreadable or holds another kind of key (``what`` names it, ``hint`` says
-            what to do).
+
+def device_signer(home: str | Path) -> MessageSigner:
+    """The signer of the device whose home is ``home`` (its key is created when absent).
+
+    The public key is written beside it as ``identity/device.pub`` (base64), the file an admin
+    registers with ``qiloop fleet add-key --key-file``.
     """
-    ed25519 = require("cryptography.hazmat.primitives.asymmetric.ed25519", "edge")
-    serialization = require("cryptography.hazmat.primitives.serialization", "edge")
-    if path.exists():
-        try:
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        except ValueError as exc:
-            raise ConfigurationError(f"cannot read the {what} {path}: {exc}", hint=hint) from exc
-        if not isinstance(key, ed25519.Ed25519PrivateKey):
-            raise ConfigurationError(f"{path} is not an Ed25519 key", hint=hint)
-        return key, False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = ed25519.Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
-    return key, True
-
-
-def raw_public_key(private_key) -> bytes:
-    """The 32 raw bytes of an Ed25519 private key's public half."""
-    serialization = require("cryptography.hazmat.primitives.serialization", "edge")
-    return private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    signer = MessageSigner.from_key_file(device_key_path(home))
+    public = device_key_path(home).with_suffix(".pub")
+    if not public.is_file():
+        public.write_text(encode_public_key(signer.public_key) + "\n")
+    return signer
 
 
 def device_public_key(home: str | Path) -> str:
     """The base64 raw public key of the device key in ``home`` (created when absent)."""
-    key, _ = load_or_create_key(
-        Path(home) / "identity" / "device.pem", what="device key", hint="move it aside; a new one is made"
-    )
-    return base64.b64encode(raw_public_key(key)).decode()
+    return encode_public_key(device_signer(home).public_key)
+
+
+DEVICE_KEY_ENV = "QILOOP_DEVICE_KEY"  # a device key file, for a component run outside a nucleus
+
+
+def signer_from_environment(environ: Mapping[str, str] | None = None) -> MessageSigner | None:
+    """The device key a component process signs with: ``QILOOP_DEVICE_KEY``, else its nucleus's key, else None.
+
+    Raises:
+        ConfigurationError: ``QILOOP_DEVICE_KEY`` names a file that is not an Ed25519 key.
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get(DEVICE_KEY_ENV):
+        return MessageSigner.from_key_file(environ[DEVICE_KEY_ENV])
+    home = environ.get(AGENT_HOME_ENV)
+    if home and device_key_path(home).is_file():
+        return MessageSigner.from_key_file(device_key_path(home))
+    return None

@@ -26,8 +26,8 @@ from qiloop.core.errors import InvalidRecordError
 from qiloop.edge.agent.download import TransferError, fetch, sha256_file
 from qiloop.edge.agent.failpoint import Failpoints
 from qiloop.edge.agent.home import COMPLETE, DeviceHome, _write_durably
-from qiloop.edge.agent.protocol import component_url, file_url
 from qiloop.edge.agent.unpack import UnpackLimits, UnsafeArchiveError, unpack_zip
+from qiloop.protocol.downloads import component_url, file_url
 
 COMPONENT_FILE = "component.json"
 RESERVED = frozenset({COMPONENT_FILE, COMPLETE})

@@ -10,7 +10,9 @@ deployments off the MQTT queue one at a time, keep the processes up) →
 Deployments arrive retained on ``qiloop/deployments/device/<id>`` and on each group's
 topic; a device that was offline gets the latest one per topic on connect. Reports go
 through the durable outbox (:mod:`qiloop.edge.agent.reporter`); the hello, with the
-running set, is published retained on start and after every change.
+running set, is published retained on start and after every change. Hello and reports are
+signed by the device key (:mod:`qiloop.edge.agent.identity`); with an enrollment token the
+hello also carries the proof that enrolls the key with the fleet.
 """
 
 from __future__ import annotations
@@ -27,15 +29,18 @@ from qiloop.edge.agent.config import AgentConfig
 from qiloop.edge.agent.deployer import Deployer, Stopping
 from qiloop.edge.agent.failpoint import Failpoints
 from qiloop.edge.agent.home import DeviceHome
-from qiloop.edge.agent.identity import device_public_key
+from qiloop.edge.agent.identity import device_signer
 from qiloop.edge.agent.installer import Installer
 from qiloop.edge.agent.launch import configuration_of, converge, process_specs
-from qiloop.edge.agent.protocol import DeviceHello, deployment_topic, hello_topic
 from qiloop.edge.agent.reporter import Reporter
 from qiloop.edge.agent.state import AgentState
 from qiloop.edge.agent.supervisor import Supervisor
 from qiloop.edge.agent.trust import TrustStore
-from qiloop.edge.inference.publisher import parse_broker_url
+from qiloop.protocol.enrollment import enrollment_proof
+from qiloop.protocol.keys import encode_public_key
+from qiloop.protocol.mqtt import mqtt_client
+from qiloop.protocol.reports import DeviceHello
+from qiloop.protocol.topics import deployment_topic, hello_topic
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +59,14 @@ class Nucleus:
         self.home = DeviceHome(config.home)
         self.state = AgentState(self.home.state_path)
         self.supervisor = Supervisor(self.home.root, stop_timeout_s=config.stop_timeout_s)
-        self.reporter = Reporter.open(self.home.root, config.device_id, config.broker_url)
+        self.signer = device_signer(self.home.root)
+        self.reporter = Reporter.open(self.home.root, config.device_id, config.broker_url, signer=self.signer)
         self.failpoints = failpoints or Failpoints()
         self.installer = Installer(self.home, config.controller_url, failpoints=self.failpoints)
         self.inbox: queue.Queue[bytes] = queue.Queue()
         self.stopping = threading.Event()
-        self._public_key, self._failed = "", []
+        self._failed: list[str] = []
+        self._announcing = threading.Lock()  # hellos leave in the order they are made (the fleet drops older ones)
         self.deployer = Deployer(
             config, self.home, self.state, TrustStore.load(self.home.trusted_keys), self.installer, self.supervisor,
             self.reporter, failpoints=self.failpoints, stop=self.stopping, on_change=self._announce,
@@ -72,14 +79,7 @@ class Nucleus:
     @classmethod
     def create(cls, config: AgentConfig, *, failpoints: Failpoints | None = None) -> Nucleus:
         """A nucleus with a paho client for ``config.broker_url`` (not yet connected)."""
-        address = parse_broker_url(config.broker_url)
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{config.device_id}-nucleus")
-        if address.username:
-            client.username_pw_set(address.username, address.password)
-        if address.tls:
-            client.tls_set()
-        client.reconnect_delay_set(0.2, 5)
-        client.connect_async(address.host, address.port, keepalive=30)
+        client = mqtt_client(config.broker_url, f"{config.device_id}-nucleus", reconnect_s=(0.2, 5.0))
         return cls(config, client, failpoints=failpoints or Failpoints.from_env())
 
     def run(self) -> int:
@@ -95,7 +95,6 @@ class Nucleus:
 
     def setup(self) -> None:
         """Recover from whatever the previous nucleus left, then start the running set and connect."""
-        self._public_key = device_public_key(self.config.home)
         killed = self.supervisor.kill_stale()
         discarded = self.home.discard_incomplete()
         if killed or discarded:
@@ -133,11 +132,23 @@ class Nucleus:
         self.state.close()
 
     def _announce(self) -> None:
-        hello = DeviceHello(
-            device_id=self.config.device_id, groups=list(self.config.groups), running=self.home.current(),
-            public_key=self._public_key, failed=list(self._failed), agent_version=__version__,
-        )  # fmt: skip
-        self.client.publish(hello_topic(self.config.device_id), hello.model_dump_json(exclude={"sequence"}), 1, True)
+        """Publish the signed hello (from the loop, a deployment, or paho's thread on a reconnect).
+
+        Only while connected: paho sends what was queued offline *after* what ``on_connect`` publishes,
+        so a queued hello would arrive after a newer one and be dropped as stale. ``on_connect``
+        announces the state of that moment anyway.
+        """
+        if not self.client.is_connected():
+            return
+        public_key = encode_public_key(self.signer.public_key)
+        token = self.config.enroll_token
+        proof = enrollment_proof(token.get_secret_value(), self.config.device_id, public_key) if token else ""
+        with self._announcing:
+            hello = DeviceHello(
+                device_id=self.config.device_id, groups=list(self.config.groups), running=self.home.current(),
+                public_key=public_key, failed=list(self._failed), agent_version=__version__, enrollment=proof,
+            )  # fmt: skip
+            self.client.publish(hello_topic(self.config.device_id), self.signer.sign(hello.body()), 1, True)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from qiloop.edge.agent.protocol import DeploymentReport, report_topic
 from qiloop.edge.inference.outbox import Outbox
 from qiloop.edge.inference.publisher import MqttPublisher
+from qiloop.protocol.reports import DeploymentReport
+from qiloop.protocol.signed import MessageSigner
+from qiloop.protocol.topics import report_topic
 
 log = logging.getLogger(__name__)
 OUTBOX_BYTES = 16 * 1024 * 1024
@@ -32,10 +34,12 @@ class Reporter:
         self.outbox, self.publisher = outbox, publisher
 
     @classmethod
-    def open(cls, home, device_id: str, broker_url: str) -> Reporter:
-        """The reporter of the device whose home is ``home``, connected to ``broker_url``."""
+    def open(cls, home, device_id: str, broker_url: str, *, signer: MessageSigner | None = None) -> Reporter:
+        """The reporter of the device whose home is ``home``, connected to ``broker_url``, signing with ``signer``."""
         outbox = Outbox(home / "reports.sqlite", device_id=device_id, max_bytes=OUTBOX_BYTES, drop_policy="newest")
-        publisher = MqttPublisher.connect(broker_url, outbox, f"{device_id}-nucleus-reports", backoff=(0.2, 5.0))
+        publisher = MqttPublisher.connect(
+            broker_url, outbox, f"{device_id}-nucleus-reports", backoff=(0.2, 5.0), signer=signer
+        )
         return cls(outbox, publisher.start())
 
     def report(self, report: DeploymentReport, *, key: str | None = None) -> bool:

@@ -14,11 +14,10 @@ from qiloop.edge.inference.outbox import (
     encode_payload,
     plan_admission,
 )
-from qiloop.edge.inference.publisher import BrokerAddress, MqttPublisher, parse_broker_url
+from qiloop.edge.inference.publisher import MqttPublisher
 
 __all__ = [
     "Admission",
-    "BrokerAddress",
     "Message",
     "MqttPublisher",
     "Outbox",
@@ -26,6 +25,5 @@ __all__ = [
     "OutboxStats",
     "Queued",
     "encode_payload",
-    "parse_broker_url",
     "plan_admission",
 ]

@@ -29,11 +29,12 @@ from pathlib import Path
 from qiloop.core.errors import ImageRejectedError
 from qiloop.edge.inference.config import AppConfig
 from qiloop.edge.inference.decision import Outgoing, Rules, decide
-from qiloop.edge.inference.messages import InferenceResult, status_topic
 from qiloop.edge.inference.outbox import Outbox, OutboxFullError
 from qiloop.edge.inference.sources import Frame, open_source
 from qiloop.edge.inference.stats import RunningStats, Snapshot
 from qiloop.edge.runtime.preprocess import as_rgb_array
+from qiloop.protocol.messages import InferenceResult
+from qiloop.protocol.topics import status_topic
 
 log = logging.getLogger(__name__)
 

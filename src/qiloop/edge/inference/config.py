@@ -20,7 +20,7 @@ from qiloop.core import config_keys
 from qiloop.core.errors import ConfigurationError, require
 from qiloop.edge.inference.budget import DropPolicy
 from qiloop.edge.inference.feedback import FeedbackPolicy
-from qiloop.edge.inference.messages import RESULT_TOPIC
+from qiloop.protocol.topics import RESULT_TOPIC
 
 IMAGE_PATTERNS = tuple(
     f"*.{ext}" for base in ("jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp") for ext in (base, base.upper())

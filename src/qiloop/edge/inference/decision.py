@@ -29,13 +29,8 @@ from typing import Any
 
 from qiloop.core.detections import Detections
 from qiloop.edge.inference.feedback import FeedbackPolicy, select_feedback
-from qiloop.edge.inference.messages import (
-    DetectedBox,
-    FeedbackImage,
-    FeedbackReason,
-    InferenceResult,
-    feedback_topic,
-)
+from qiloop.protocol.messages import DetectedBox, FeedbackImage, FeedbackReason, InferenceResult
+from qiloop.protocol.topics import feedback_topic
 
 
 @dataclass(frozen=True)

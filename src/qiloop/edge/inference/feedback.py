@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from qiloop.edge.inference.messages import FeedbackReason
+from qiloop.protocol.messages import FeedbackReason
 
 
 class FeedbackPolicy(BaseModel):

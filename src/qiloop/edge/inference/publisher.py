@@ -9,6 +9,10 @@ the thread reconnects under the :data:`~qiloop.core.retry.BROKER_RECONNECT` poli
 unacknowledged messages after the reconnect, and a restarted process re-sends
 everything still in the outbox. Duplicates are therefore possible (QoS 1): every
 payload carries ``device_id`` and ``sequence`` so the cloud side drops them.
+
+With a :class:`~qiloop.protocol.signed.MessageSigner` every JSON message is signed by the
+device's key as it leaves (what waited in the outbox is signed by the key the device has
+when it is sent); the fleet drops unsigned messages of enrolled devices.
 """
 
 from __future__ import annotations
@@ -17,42 +21,17 @@ import logging
 import ssl
 import threading
 import time
-from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 
-from qiloop.core.errors import ConfigurationError
+from qiloop.core.errors import InvalidRecordError
 from qiloop.core.retry import BROKER_RECONNECT, Interrupted
+from qiloop.edge.agent.identity import signer_from_environment
 from qiloop.edge.inference.outbox import Outbox
+from qiloop.protocol.mqtt import TlsFiles, mqtt_client
+from qiloop.protocol.signed import MessageSigner
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class BrokerAddress:
-    """Where the broker listens and how to log in, parsed from a URL."""
-
-    host: str
-    port: int
-    tls: bool = False
-    username: str | None = None
-    password: str | None = None
-
-
-def parse_broker_url(url: str) -> BrokerAddress:
-    """Parse ``mqtt://[user[:password]@]host[:port]`` (1883) or ``mqtts://…`` (TLS, 8883)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ConfigurationError(f"not an MQTT broker URL: {url!r}", hint="write it like mqtt://127.0.0.1:1883")
-    tls = parts.scheme == "mqtts"
-    try:
-        port = parts.port or (8883 if tls else 1883)
-    except ValueError as exc:
-        raise ConfigurationError(f"bad port in broker URL {url!r}") from exc
-    user = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password else None
-    return BrokerAddress(parts.hostname, port, tls, user, password)
 
 
 class MqttPublisher:
@@ -65,6 +44,7 @@ class MqttPublisher:
         max_inflight: Most messages published and not yet acknowledged.
         backoff: First and largest wait, in seconds, between reconnect attempts.
         poll_s: How long one turn of the network loop waits for traffic.
+        signer: Signs each JSON message as it is sent (None: sent as stored).
     """
 
     def __init__(
@@ -75,8 +55,9 @@ class MqttPublisher:
         max_inflight: int = 20,
         backoff: tuple[float, float] = (0.2, 30.0),
         poll_s: float = 0.05,
+        signer: MessageSigner | None = None,
     ) -> None:
-        self.client, self.outbox = client, outbox
+        self.client, self.outbox, self.signer = client, outbox, signer
         self.max_inflight, self.backoff, self.poll_s = max_inflight, backoff, poll_s
         self.connected = False
         self.connects = 0
@@ -100,20 +81,21 @@ class MqttPublisher:
         username: str | None = None,
         password: str | None = None,
         keepalive: int = 30,
-        tls_context: ssl.SSLContext | None = None,
+        tls: TlsFiles | ssl.SSLContext | None = None,
+        signer: MessageSigner | None = None,
         **options: object,
     ) -> MqttPublisher:
-        """Build a publisher for a broker URL; credentials in the URL win over the arguments."""
-        address = parse_broker_url(url)
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
-        user = address.username or username
-        if user:
-            client.username_pw_set(user, address.password or password)
-        if address.tls:
-            client.tls_set_context(tls_context or ssl.create_default_context())
-        client.max_inflight_messages_set(int(options.get("max_inflight", 20)))  # type: ignore[call-overload]
-        client.connect_async(address.host, address.port, keepalive)
-        return cls(client, outbox, **options)  # type: ignore[arg-type]
+        """Build a publisher for a broker URL; credentials in the URL win over the arguments.
+
+        ``signer`` defaults to the device key of the process's environment (the agent home a
+        nucleus gives its components, or ``QILOOP_DEVICE_KEY``); without one, messages leave unsigned.
+        """
+        client = mqtt_client(
+            url, client_id, clean_session=True, tls=tls, username=username, password=password, keepalive=keepalive,
+            reconnect_s=None, max_inflight=int(options.get("max_inflight", 20)),  # type: ignore[call-overload]
+        )  # fmt: skip
+        signer = signer if signer is not None else signer_from_environment()
+        return cls(client, outbox, signer=signer, **options)  # type: ignore[arg-type]
 
     def start(self) -> MqttPublisher:
         """Start the background thread (once)."""
@@ -190,7 +172,7 @@ class MqttPublisher:
         if room <= 0:
             return
         for message in self.outbox.pending(room, after=self._cursor):
-            info = self.client.publish(message.topic, message.payload, qos=message.qos)
+            info = self.client.publish(message.topic, self._signed(message.payload), qos=message.qos)
             if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:  # not taken; any other code means paho holds it
                 log.warning("paho's queue is full; sequence %d waits", message.sequence)
                 return
@@ -201,6 +183,15 @@ class MqttPublisher:
                 self.outbox.ack(message.sequence)
             else:
                 self._inflight[info.mid] = message.sequence
+
+    def _signed(self, payload: bytes) -> bytes:
+        if self.signer is None:
+            return payload
+        try:
+            return self.signer.sign_payload(payload)
+        except (InvalidRecordError, ValueError) as exc:  # not a JSON message: nothing the fleet could check
+            log.warning("a message that is not a JSON object leaves unsigned: %s", exc)
+            return payload
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:

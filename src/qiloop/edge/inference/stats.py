@@ -15,8 +15,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qiloop.edge.inference.messages import DeviceStatus
 from qiloop.edge.inference.outbox import OutboxStats
+from qiloop.protocol.messages import DeviceStatus
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

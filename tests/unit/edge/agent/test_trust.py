@@ -11,8 +11,9 @@ import pytest
 from qiloop.core.components import Component, ComponentFile
 from qiloop.core.deployments import ComponentRef, Deployment, SignedDeployment, Target
 from qiloop.core.errors import InvalidRecordError
-from qiloop.edge.agent.trust import SignatureError, TrustStore, decode_public_key, key_id
+from qiloop.edge.agent.trust import TrustStore
 from qiloop.fleet.signing import PRIVATE_FILE, PUBLIC_FILE, FileSigner, sign_deployment
+from qiloop.protocol.keys import SignatureError, decode_public_key, key_id
 
 
 def _deployment() -> Deployment:

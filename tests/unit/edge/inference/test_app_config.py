@@ -9,7 +9,7 @@ import pytest
 
 from qiloop.core.errors import ConfigurationError
 from qiloop.edge.inference.config import AppConfig, FilesSourceConfig, FolderSourceConfig
-from qiloop.edge.inference.messages import RESULT_TOPIC
+from qiloop.protocol.topics import RESULT_TOPIC
 
 BASE = {"package": "pkg", "device_id": "cam-1", "source": {"type": "folder", "path": "/in"}}
 

@@ -20,9 +20,9 @@ from qiloop.core.detections import Detections
 from qiloop.core.package import ModelManifest, PackageFile, Thresholds
 from qiloop.edge.inference.app import InferenceApp
 from qiloop.edge.inference.config import AppConfig
-from qiloop.edge.inference.messages import parse_message
 from qiloop.edge.inference.outbox import Outbox
 from qiloop.edge.inference.sources import Frame
+from qiloop.protocol.messages import parse_message
 
 MANIFEST = ModelManifest(
     name="detector", version="7", classes=["scratch"], input_width=16, input_height=16,

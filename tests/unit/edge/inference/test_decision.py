@@ -14,7 +14,8 @@ from qiloop.core.package import ModelManifest, PackageFile, Thresholds
 from qiloop.edge.inference.config import AppConfig
 from qiloop.edge.inference.decision import Rules, decide
 from qiloop.edge.inference.feedback import FeedbackPolicy
-from qiloop.edge.inference.messages import RESULT_TOPIC, parse_message
+from qiloop.protocol.messages import parse_message
+from qiloop.protocol.topics import RESULT_TOPIC
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 IMAGE = b"\x89PNG pretend image bytes"

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from qiloop.core.errors import ConfigurationError
-from qiloop.edge.inference import Outbox, OutboxFullError, Queued, parse_broker_url, plan_admission
+from qiloop.edge.inference import Outbox, OutboxFullError, Queued, plan_admission
+from qiloop.protocol.mqtt import parse_broker_url
 
 
 def _outbox(tmp_path: Path, **kw) -> Outbox:

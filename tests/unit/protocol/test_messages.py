@@ -9,17 +9,16 @@ import pytest
 
 from qiloop.core.detections import Detections
 from qiloop.core.errors import InvalidRecordError
-from qiloop.edge.inference.messages import (
+from qiloop.edge.inference.outbox import encode_payload
+from qiloop.protocol.messages import (
     DetectedBox,
     DeviceStatus,
     FeedbackImage,
     InferenceResult,
-    feedback_topic,
     parse_message,
     reference_results,
-    status_topic,
 )
-from qiloop.edge.inference.outbox import encode_payload
+from qiloop.protocol.topics import feedback_topic, status_topic
 
 
 def _boxes() -> list[DetectedBox]:

@@ -1,13 +1,13 @@
-"""How the fleet controller and the nucleus talk: topics, reports and file URLs.
+"""What the nucleus tells the fleet controller: deployment reports and its hello.
 
 - Deployments: the controller publishes the :class:`~qiloop.core.deployments.SignedDeployment`
-  JSON *retained* on ``qiloop/deployments/device/<id>`` and ``qiloop/deployments/group/<group>``;
-  a device that connects later (or restarts) receives the latest one at once.
+  JSON *retained* on the target's deployment topic (:mod:`qiloop.protocol.topics`); a device
+  that connects later (or restarts) receives the latest one at once.
 - Reports: the nucleus publishes a :class:`DeploymentReport` for each state it enters on
   ``qiloop/devices/<id>/deployments`` (QoS 1, through its durable outbox) and announces
   itself with a retained :class:`DeviceHello` on ``qiloop/devices/<id>/hello``.
-- Files: the controller serves ``GET <base>/v1/components/<name>/<version>`` (the component
-  document) and ``GET <base>/v1/files/<sha256>`` (a file, by content).
+
+Both leave the device signed by its key (:mod:`qiloop.protocol.signed`).
 """
 
 from __future__ import annotations
@@ -17,32 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from qiloop.core.deployments import DeploymentState, Target
-
-DEPLOYMENT_ROOT = "qiloop/deployments"
-DEVICE_ROOT = "qiloop/devices"
-REPORT_WILDCARD = f"{DEVICE_ROOT}/+/deployments"
-HELLO_WILDCARD = f"{DEVICE_ROOT}/+/hello"
-
-
-def deployment_topic(target: Target) -> str:
-    return f"{DEPLOYMENT_ROOT}/{target.kind}/{target.name}"
-
-
-def report_topic(device_id: str) -> str:
-    return f"{DEVICE_ROOT}/{device_id}/deployments"
-
-
-def hello_topic(device_id: str) -> str:
-    return f"{DEVICE_ROOT}/{device_id}/hello"
-
-
-def component_url(base: str, name: str, version: str) -> str:
-    return f"{base.rstrip('/')}/v1/components/{name}/{version}"
-
-
-def file_url(base: str, sha256: str) -> str:
-    return f"{base.rstrip('/')}/v1/files/{sha256}"
+from qiloop.core.deployments import DeploymentState
 
 
 def _now() -> datetime:
@@ -83,6 +58,7 @@ class DeviceHello(BaseModel):
     running: dict[str, str] = Field(default_factory=dict)
     failed: list[str] = Field(default_factory=list)  # components in a crash loop since they started
     agent_version: str = ""
+    enrollment: str = ""  # proof of a one-time enrollment token (qiloop.protocol.enrollment), or empty
     sequence: int | None = None
 
     def body(self) -> dict:

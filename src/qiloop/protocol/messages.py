@@ -10,11 +10,10 @@ for it keep working: ``timestamp`` (``str(datetime)`` in UTC), ``image_name``
 and ``inference_results`` (``[[[scores]], [[[x_center, y_center, w, h], ...]]]]``,
 empty when nothing was detected).
 
-Topics (configurable per deployment):
-
-- results: ``qualityinspection/scratch-detection``
-- status: ``qiloop/devices/<device_id>/status``
-- feedback images: ``qiloop/devices/<device_id>/feedback``
+Topics: :mod:`qiloop.protocol.topics` (results on ``qualityinspection/scratch-detection`` by
+default, status and feedback under ``qiloop/devices/<device_id>/``). A message leaves a device
+signed by the device's key (:mod:`qiloop.protocol.signed`); the signature fields are not part
+of these types.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
@@ -30,21 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from qiloop.core.detections import Detections
 from qiloop.core.errors import InvalidRecordError
 
-RESULT_TOPIC = "qualityinspection/scratch-detection"
-DEVICE_TOPIC_ROOT = "qiloop/devices"
 FeedbackReason = Literal["uncertain", "no_detection", "sample"]
-
-
-def status_topic(device_id: str) -> str:
-    return f"{DEVICE_TOPIC_ROOT}/{device_id}/status"
-
-
-def feedback_topic(device_id: str) -> str:
-    return f"{DEVICE_TOPIC_ROOT}/{device_id}/feedback"
-
-
-STATUS_WILDCARD = f"{DEVICE_TOPIC_ROOT}/+/status"
-FEEDBACK_WILDCARD = f"{DEVICE_TOPIC_ROOT}/+/feedback"
 
 
 def _now() -> datetime:
@@ -166,14 +152,14 @@ def reference_results(boxes: list[DetectedBox]) -> list:
     return [[[scores], [xywh]]]
 
 
-def parse_message(payload: bytes | str) -> InferenceResult | DeviceStatus | FeedbackImage:
-    """Decode a payload from any of the device topics into its typed message.
+def parse_message(payload: bytes | str | Mapping[str, Any]) -> InferenceResult | DeviceStatus | FeedbackImage:
+    """Decode a payload (or its already decoded fields) from any of the device topics into its typed message.
 
     Raises:
         InvalidRecordError: Not JSON, or not a message of a known kind.
     """
     try:
-        data = json.loads(payload)
+        data = dict(payload) if isinstance(payload, Mapping) else json.loads(payload)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidRecordError(f"message is not JSON: {exc}") from exc
     if not isinstance(data, dict):
