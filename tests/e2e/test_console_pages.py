@@ -147,7 +147,7 @@ def seed_fleet(settings, records) -> None:
         boxes = [DetectedBox(class_id=0, class_name="scratch", score=0.42 + 0.01 * i, left=40, top=30, width=120,
                              height=14)] if i % 3 == 0 else []  # fmt: skip
         results.add_result(InferenceResult(device_id="cam-1", sequence=i, time=start + timedelta(minutes=i),
-                                           image_name=Path(image.uri).name, image_sha256=image.sha256,
+                                           image_name=image.original_name, image_sha256=image.sha256,
                                            model_name=MODEL, model_version="1", detections=boxes,
                                            verdict="fail" if boxes else "pass", latency_ms=25.0 + i % 4))  # fmt: skip
     results.flush()
@@ -273,6 +273,7 @@ def test_results_page_draws_boxes_and_filters(console, tmp_path):
     cards = page.locator("#results figure.result")
     assert cards.count() == 24  # a page; 30 results are stored
     assert page.locator("#results svg image").count() == 24  # every result's image is in the store here
+    assert "cropped" in page.locator("#results figcaption .name").first.text_content()  # a file name, no sha256
     page.screenshot(path=str(shots(tmp_path) / "results.png"), full_page=True)
     page.click("#older")
     page.wait_for_load_state("networkidle")
@@ -340,7 +341,8 @@ def test_metrics_and_roles(console):
     assert 'qiloop_device_online{device="cam-2"} 0.0' in body
     assert 'qiloop_device_defect_rate{device="cam-1"} 0.21' in body
     assert 'qiloop_console_requests_total{route="/metrics",status="200"}' in service.api("ada").get("/metrics").text
-    assert service.api(None).get("/metrics").status_code == 401
+    anonymous = service.api(None).get("/metrics")  # no token: sent to the login, no figure shown
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
     for path in ("/loop", "/models", "/fleet", "/results", "/data", f"/console/images/{records[0].sha256}/thumb"):
         assert service.api("alice").get(path).status_code == 403, path  # labellers label; the console is for verifiers
         assert service.api("vera").get(path).status_code == 200, path

@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 48, 12, 10, 26
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 48, 28, 10, 26
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Chart:
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """Round tick values covering ``[low, high]`` (steps of 1, 2 or 5 times a power of ten).
+    """Round tick values from at or below ``low`` to at or above ``high`` (steps of 1, 2 or 5 times a power of ten).
 
     Example:
         >>> nice_ticks(0, 1)
@@ -66,11 +66,8 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
     first = math.floor(low / step + 1e-9) * step
-    ticks, value = [], first
-    while value <= high + step * 1e-6:
-        if value >= low - step * 1e-6:
-            ticks.append(round(value, 10))
-        value += step
+    last = math.ceil(high / step - 1e-9) * step
+    ticks = [round(first + k * step, 10) for k in range(round((last - first) / step) + 1)]
     return ticks
 
 
@@ -84,8 +81,12 @@ def line_chart(
     y_max: float | None = None,
     x_format: Callable[[float], str] = lambda x: f"{x:g}",
     y_format: Callable[[float], str] = lambda y: f"{y:g}",
+    x_at: Sequence[float] | None = None,
 ) -> Chart:
-    """Scale ``series`` into the plot area; ``y_min``/``y_max`` fix the y range (e.g. 0..1 for rates)."""
+    """Scale ``series`` into the plot area; ``y_min``/``y_max`` fix the y range (e.g. 0..1 for rates).
+
+    ``x_at`` puts the x ticks at these values (e.g. version numbers); default: five even ticks.
+    """
     xs = [x for s in series for x, y in s.points if y is not None and math.isfinite(y)]
     ys = [y for s in series for _, y in s.points if y is not None and math.isfinite(y)]
     left, top, right, bottom = PAD_LEFT, PAD_TOP, width - PAD_RIGHT, height - PAD_BOTTOM
@@ -119,7 +120,10 @@ def line_chart(
         if current:
             runs.append(" ".join(current))
         lines.append(Line(s.name, f"s{k % 6}", tuple(runs), tuple(dots)))
-    x_ticks = _x_ticks(x_lo, x_hi, sx, x_format)
+    if x_at is not None:
+        x_ticks = tuple((sx(x), x_format(x)) for x in x_at if x_lo <= x <= x_hi)
+    else:
+        x_ticks = _x_ticks(x_lo, x_hi, sx, x_format)
     return Chart(
         title,
         width,

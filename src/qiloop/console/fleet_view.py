@@ -89,7 +89,7 @@ def charts(results_db, devices: list[str], window: timedelta, now: datetime | No
         return list(zip(t, [getattr(p, name) for p in points], strict=True))
 
     def chart(title: str, series: list[Series], **kw) -> Chart:
-        return line_chart(series, title=title, x_format=fmt, y_min=0, **kw)
+        return line_chart(series, title=title, x_format=fmt, y_min=0, width=480, height=200, **kw)
 
     return [
         chart("Images inspected per bucket", [Series("images", of("images"))]),

@@ -88,6 +88,7 @@ class Card:
     """One result ready to draw: its frame size, whether its image is stored, and its boxes."""
 
     result: Any  # InferenceResult
+    name: str  # the image's file name (the stored one when the store holds the image)
     received_at: datetime
     width: float
     height: float
@@ -108,5 +109,6 @@ def results_page(results_db, find: Callable[[str], Any], wanted: ResultQuery) ->
         else:
             width = max([b.left + b.width for b in boxes] + [64.0])
             height = max([b.top + b.height for b in boxes] + [48.0])
-        cards.append(Card(s.message, s.received_at, width, height, record is not None))
+        name = (record.original_name if record is not None else "") or s.message.image_name
+        cards.append(Card(s.message, name, s.received_at, width, height, record is not None))
     return cards, page.next.encode() if page.next is not None else ""

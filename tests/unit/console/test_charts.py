@@ -12,7 +12,8 @@ from qiloop.console.charts import PAD_BOTTOM, PAD_LEFT, PAD_RIGHT, PAD_TOP, Seri
     [
         (0, 1, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]),
         (0, 100, [0, 20, 40, 60, 80, 100]),
-        (23.5, 31.2, [24, 26, 28, 30]),
+        (23.5, 31.2, [22, 24, 26, 28, 30, 32]),  # the ticks cover every value
+        (0, 27.75, [0, 10, 20, 30]),
         (5, 5, [5, 6, 7, 8, 9, 10]),  # a flat series still gets a range
     ],
 )
@@ -48,3 +49,15 @@ def test_a_single_point_sits_in_the_middle():
     chart = line_chart([Series("a", [(5, 2.0)])], width=300)
     [(x, _, _)] = chart.lines[0].dots
     assert x == pytest.approx((PAD_LEFT + 300 - PAD_RIGHT) / 2, abs=0.1)
+
+
+def test_values_above_a_round_tick_stay_inside_the_plot():
+    chart = line_chart([Series("p95", [(0, 26.0), (1, 27.75)])], height=200, y_min=0)
+    ys = [y for _, y, _ in chart.lines[0].dots]
+    assert all(PAD_TOP <= y <= 200 - PAD_BOTTOM for y in ys)
+    assert chart.y_ticks[-1][1] == "30"
+
+
+def test_x_ticks_at_given_values():
+    chart = line_chart([Series("mAP50", [(1, 0.5), (2, 0.6), (3, 0.7)])], x_at=[1, 2, 3], x_format=lambda x: f"v{x:g}")
+    assert [label for _, label in chart.x_ticks] == ["v1", "v2", "v3"]
