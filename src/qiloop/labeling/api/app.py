@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from qiloop import __version__
+from qiloop.console import install_console
 from qiloop.labeling.api import (
     routes_account,
     routes_admin,
@@ -96,6 +97,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(routes_uploads.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    install_console(app, settings)
     install_error_handlers(app, render_error)
     install_body_limit(app, options.max_upload_bytes, lambda req, exc: error_response(req, exc, render_error))
     install_security_headers(app, https=options.labeling_https)
