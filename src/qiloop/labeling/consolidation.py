@@ -31,7 +31,8 @@ Three steps, all pure:
 box (``majority_quorum(2) == 1``), whatever their reliabilities, so nothing one of
 them saw is lost before the verifier sees it. Two boxes of one scratch that the
 annotators drew too differently to cluster then both reach the verifier, who is
-warned about them (:func:`near_duplicates`) before approving.
+warned about them (:func:`near_duplicates`: boxes of different annotators that
+overlap by 70 % of the smaller one) before approving.
 
 The image's **agreement** is the mean, over all pairs of annotators, of the F1
 score at IoU 0.5 between their two box sets (2·matches / (|a| + |b|); two empty
@@ -42,7 +43,7 @@ anyone matches anyone else's, and 1 for a single annotator.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,11 +121,17 @@ def intersection_over_smaller(a: Sequence[Box], b: Sequence[Box], pad: float = D
     return out * (class_ids(a)[:, None] == class_ids(b)[None, :])
 
 
-def near_duplicates(boxes: Sequence[Box], threshold: float = DUPLICATE_OVERLAP) -> list[tuple[int, int, float]]:
+def near_duplicates(
+    boxes: Sequence[Box],
+    threshold: float = DUPLICATE_OVERLAP,
+    owners: Sequence[Collection[str]] | None = None,
+) -> list[tuple[int, int, float]]:
     """Pairs ``(i, j, overlap)``, ``i < j``, of same-class boxes that look like one defect drawn twice.
 
     A verifier is warned about these before approving: two annotators' boxes of
-    one scratch that did not cluster, or one annotator's box drawn twice.
+    one scratch that did not cluster. With ``owners`` (each box's annotators), a
+    pair that shares an annotator is left out: whoever drew both boxes meant two
+    defects (a short scratch crossing a long one lies inside the long one's box).
 
     Example:
         >>> thin = Box.from_xyxy(10, 10, 110, 14)
@@ -133,7 +140,10 @@ def near_duplicates(boxes: Sequence[Box], threshold: float = DUPLICATE_OVERLAP) 
     """
     overlap = intersection_over_smaller(boxes, boxes)
     rows, cols = np.nonzero(np.triu(overlap >= threshold, k=1))
-    return [(int(i), int(j), round(float(overlap[i, j]), 4)) for i, j in zip(rows, cols, strict=True)]
+    pairs = [(int(i), int(j), round(float(overlap[i, j]), 4)) for i, j in zip(rows, cols, strict=True)]
+    if owners is None:
+        return pairs
+    return [(i, j, v) for i, j, v in pairs if not set(owners[i]) & set(owners[j])]
 
 
 def agreement(annotations: Mapping[str, Sequence[Box]], iou_threshold: float = 0.5) -> float:

@@ -92,7 +92,16 @@ def test_boxes_of_one_scratch_too_different_to_cluster_are_named_as_near_duplica
     whole, half = box(100, 100, 200, 200), box(100, 100, 150, 150)  # a diagonal scratch and its first half
     result = consolidate({"a": [whole], "b": [half]})
     assert len(result.boxes) == 2  # IoU 0.25: two clusters, both kept
-    assert [(i, j) for i, j, _ in near_duplicates([c.box for c in result.boxes])] == [(0, 1)]
+    boxes, owners = [c.box for c in result.boxes], [c.annotators for c in result.boxes]
+    assert [(i, j) for i, j, _ in near_duplicates(boxes, owners=owners)] == [(0, 1)]
+
+
+def test_crossing_scratches_everyone_drew_are_not_near_duplicates():
+    long, short = box(293, 125, 403, 247), box(328, 175, 373, 213)  # the short one lies inside the long one's box
+    result = consolidate({"a": [long, short], "b": [long, short], "c": [long, short]})
+    boxes, owners = [c.box for c in result.boxes], [c.annotators for c in result.boxes]
+    assert near_duplicates(boxes) == [(0, 1, 1.0)]  # by geometry alone they would be
+    assert near_duplicates(boxes, owners=owners) == []  # but each annotator drew both
 
 
 @pytest.mark.parametrize(

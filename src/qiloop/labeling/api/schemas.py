@@ -157,7 +157,7 @@ class ConsolidatedBoxOut(BaseModel):
 
 
 class NearDuplicateOut(BaseModel):
-    """Two consolidated boxes (indices into ``boxes``) that look like one defect drawn twice."""
+    """Two consolidated boxes (indices into ``boxes``) of different annotators that look like one defect drawn twice."""
 
     first: int
     second: int
@@ -198,7 +198,7 @@ class ReviewOut(BaseModel):
             ],
             near_duplicates=[
                 NearDuplicateOut(first=i, second=j, overlap=v)
-                for i, j, v in near_duplicates([c.box for c in item.boxes])
+                for i, j, v in near_duplicates([c.box for c in item.boxes], owners=[c.annotators for c in item.boxes])
             ],
             annotations={name: list(boxes) for name, boxes in item.annotations.items()},
         )

@@ -37,15 +37,17 @@
     renderDuplicates(ed);
   }
 
-  // Pairs [i, j, overlap] of same-class boxes overlapping by DUPLICATE_OVERLAP of the smaller one.
+  // Pairs [i, j, overlap] of same-class boxes of different annotators overlapping by DUPLICATE_OVERLAP of the
+  // smaller one (whoever drew both meant two defects; boxes the verifier drew are theirs to judge).
   function duplicates(boxes) {
     const pairs = [];
+    const apart = (a, b) => a.annotators && b.annotators && !a.annotators.some((name) => b.annotators.includes(name));
     const pad = (b) => [b.left - DUPLICATE_PAD, b.top - DUPLICATE_PAD,
       b.left + b.width + DUPLICATE_PAD, b.top + b.height + DUPLICATE_PAD];
     const area = (r) => (r[2] - r[0]) * (r[3] - r[1]);
     for (let i = 0; i < boxes.length; i++) {
       for (let j = i + 1; j < boxes.length; j++) {
-        if (boxes[i].class_id !== boxes[j].class_id) continue;
+        if (boxes[i].class_id !== boxes[j].class_id || !apart(boxes[i], boxes[j])) continue;
         const a = pad(boxes[i]), b = pad(boxes[j]);
         const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
         const h = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
@@ -103,7 +105,8 @@
       const image = await loadImage(item.image_url);
       editor.overlays = Object.entries(item.annotations).map(([name, boxes], i) =>
         ({ name, boxes, color: OVERLAY[i % OVERLAY.length], visible: true }));
-      editor.load(image, item.image_width, item.image_height, item.boxes.map((c) => ({ ...c.box, prelabel: false })));
+      editor.load(image, item.image_width, item.image_height,
+        item.boxes.map((c) => ({ ...c.box, annotators: c.annotators, prelabel: false })));
       edited = false;
       renderBoxes(editor);
       renderAnnotators(item);
