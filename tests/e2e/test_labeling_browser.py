@@ -58,7 +58,7 @@ def test_label_verify_and_admin_in_chromium(tmp_path):
         task = page.evaluate("fetch('/api/v1/me').then(r => r.json())")
         assert task["username"] == "alice"
         info = page.text_content("#task-info")
-        sha = target.sha256 if Path(target.uri).name in info else None
+        sha = target.sha256 if target.original_name in info else None
         assert sha is not None, f"alice got another image first: {info}"
         assert "1 pre-label" in page.text_content("#status")
         assert INSTRUCTIONS.splitlines()[0] in page.text_content(".instructions")
@@ -86,7 +86,7 @@ def test_label_verify_and_admin_in_chromium(tmp_path):
         page.keyboard.press("a")
         assert page.locator("#box-list li").count() == 2
         page.keyboard.press("Enter")
-        wait_until(lambda: Path(target.uri).name not in page.text_content("#task-info"))  # the next task is on screen
+        wait_until(lambda: target.original_name not in page.text_content("#task-info"))  # the next task is on screen
 
         with service.db.session() as session:
             alice = session.scalar(select(User.id).where(User.username == "alice"))

@@ -19,6 +19,7 @@ from qiloop.console import install_console
 from qiloop.labeling.api import (
     routes_account,
     routes_admin,
+    routes_docs,
     routes_login,
     routes_manage,
     routes_pages,
@@ -86,8 +87,9 @@ def create_app(
         version=__version__,
         summary="Labelling jobs, tasks, verification and the workforce, for scripts and browsers.",
         lifespan=lifespan,
-        docs_url=None,
+        docs_url=None,  # /docs and the schema are served behind the login by routes_docs
         redoc_url=None,
+        openapi_url=None,
     )
     app.state.db, app.state.image_store, app.state.label_store = db, image_store, label_store
     app.state.images = SharedImages.of(image_store, settings, upload_store)
@@ -96,6 +98,7 @@ def create_app(
     for module in (routes_login, routes_pages, routes_work, routes_review, routes_admin, routes_manage, routes_account):
         app.include_router(module.router)
     app.include_router(routes_uploads.router)
+    app.include_router(routes_docs.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     install_console(app, settings)
     install_error_handlers(app, render_error)
