@@ -66,6 +66,9 @@ def serve(
             lines = [f"fleet controller: broker {url}, files {service.files_url}; Ctrl-C stops",
                      f"devices: qiloop agent run --controller {service.server.public_url} --broker {devices_url} "
                      f"--trust-key {key.name} (a copy of {key})"]  # fmt: skip
+            if service.server.tokens is not None:
+                lines.append(f"  each device with its own --controller URL: qiloop fleet download-url --device ID "
+                             f"--base {service.server.public_url}")  # fmt: skip
             if is_loopback(host):
                 lines.append("only this machine can reach it; --host 0.0.0.0 for devices on the network")
             console.print("\n".join(lines), highlight=False, markup=False, soft_wrap=True)
