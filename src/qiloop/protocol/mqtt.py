@@ -3,7 +3,10 @@
 ``mqtt://[user[:password]@]host[:port]`` (1883) or ``mqtts://…`` (TLS, 8883). TLS checks
 the broker's certificate against the system's CAs, or against the CA file of
 :class:`TlsFiles`; a client certificate and key in :class:`TlsFiles` make it mutual TLS
-(what AWS IoT Core and brokers with ``require_certificate`` ask for).
+(what AWS IoT Core and brokers with ``require_certificate`` ask for). The URL itself may
+name the files, ``mqtts://host:8883?ca=/etc/qiloop/tls/ca.pem&cert=…&key=…`` (as a
+PostgreSQL URL names ``sslrootcert``), so one setting, or one ``--broker`` option, carries
+the whole link to every process: agent, inference app, controller and collector.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 
@@ -27,6 +30,10 @@ class BrokerAddress:
     tls: bool = False
     username: str | None = None
     password: str | None = None
+    tls_files: TlsFiles | None = None  # from the URL's ?ca=&cert=&key=
+
+
+TLS_QUERY = {"ca": "ca_file", "cert": "cert_file", "key": "key_file"}
 
 
 def parse_broker_url(url: str) -> BrokerAddress:
@@ -45,7 +52,25 @@ def parse_broker_url(url: str) -> BrokerAddress:
         raise ConfigurationError(f"bad port in broker URL {url!r}") from exc
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password else None
-    return BrokerAddress(parts.hostname, port, tls, user, password)
+    return BrokerAddress(parts.hostname, port, tls, user, password, _tls_files(url, parts.query, tls))
+
+
+def _tls_files(url: str, query: str, tls: bool) -> TlsFiles | None:
+    """The TLS files a broker URL's query names (``ca``, ``cert``, ``key``), or None."""
+    if not query:
+        return None
+    items = parse_qsl(query, keep_blank_values=True, strict_parsing=False)
+    unknown = sorted({key for key, _ in items} - set(TLS_QUERY))
+    if unknown:
+        raise ConfigurationError(
+            f"unknown setting {unknown[0]!r} in the broker URL {url!r}",
+            hint="a broker URL's query names TLS files only: ?ca=CA.pem&cert=CLIENT.pem&key=CLIENT.key",
+        )
+    if not tls:
+        raise ConfigurationError(
+            f"TLS files given for the plain broker URL {url!r}", hint="write mqtts://HOST:PORT to use TLS"
+        )
+    return TlsFiles(**{TLS_QUERY[key]: Path(value) for key, value in items if value})
 
 
 @dataclass(frozen=True)
@@ -102,7 +127,8 @@ def mqtt_client(
         url: ``mqtt://`` or ``mqtts://`` broker URL; credentials in it win over ``username``/``password``.
         client_id: The client's id (keep it stable where the broker keeps a session for it).
         clean_session: False to have the broker keep subscriptions and QoS 1 messages while away.
-        tls: TLS files (or a ready context) for an ``mqtts://`` URL; default: the system's CAs.
+        tls: TLS files (or a ready context) for an ``mqtts://`` URL; default: the files the URL names,
+            else the system's CAs.
         max_inflight: Most QoS 1 messages sent and not yet acknowledged (paho's default: 20); paho
             takes it only before the client connects.
 
@@ -119,7 +145,7 @@ def mqtt_client(
     if user:
         client.username_pw_set(user, address.password or password)
     if address.tls:
-        context = tls if isinstance(tls, ssl.SSLContext) else (tls or TlsFiles()).context()
+        context = tls if isinstance(tls, ssl.SSLContext) else (tls or address.tls_files or TlsFiles()).context()
         client.tls_set_context(context)
     if max_inflight is not None:
         client.max_inflight_messages_set(max_inflight)
