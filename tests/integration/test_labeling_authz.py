@@ -39,6 +39,8 @@ ADMIN_API = policy(401, 403, 403, 403, ALLOW)
 ADMIN_PAGE = policy("login", 403, 403, 403, ALLOW)
 ADMIN_FORM = policy(401, 403, 403, 403, ALLOW)
 NOBODY = policy(403, 403, 403, 403, 403)
+VERIFIER_PAGE_MISSING = policy("login", 403, 403, 404, 404)  # the console: allowed, and nothing there to show
+ADMIN_FORM_MISSING = policy(401, 403, 403, 403, 404)
 
 
 def new_user_json(role: str, via: str) -> dict:
@@ -123,6 +125,21 @@ def cases(ctx: dict) -> list[tuple[str, str, str, dict, Callable[[str, str], dic
         ("POST", "/api/v1/admin/jobs/{job}/cancel", "/api/v1/admin/jobs/job-2/cancel", ADMIN_API, none),
         ("POST", "/admin/jobs/{job}/cancel", "/admin/jobs/job-2/cancel", ADMIN_FORM,
          lambda r, v: {"data": {"confirm": "yes"}}),
+        ("GET", "/console", "/console", VERIFIER_PAGE, none),
+        ("GET", "/loop", "/loop", VERIFIER_PAGE, none),
+        ("GET", "/models", "/models", VERIFIER_PAGE, none),
+        ("GET", "/models/{name}/{version}", "/models/scratch-detector/1", VERIFIER_PAGE_MISSING, none),
+        ("POST", "/models/{name}/{version}/decision", "/models/scratch-detector/1/decision", ADMIN_FORM_MISSING,
+         lambda r, v: {"data": {"decision": "approve"}}),
+        ("GET", "/fleet", "/fleet", VERIFIER_PAGE, none),
+        ("GET", "/fleet/devices/{device_id}", "/fleet/devices/cam-1", VERIFIER_PAGE_MISSING, none),
+        ("GET", "/fleet/lines/{group}", "/fleet/lines/line-a", VERIFIER_PAGE_MISSING, none),
+        ("GET", "/results", "/results", VERIFIER_PAGE, none),
+        ("GET", "/data", "/data", VERIFIER_PAGE, none),
+        ("GET", "/data/{sha256}", f"/data/{ctx['sha_a']}", VERIFIER_PAGE, none),
+        ("GET", "/console/images/{sha256}", f"/console/images/{ctx['sha_a']}", VERIFIER_PAGE, none),
+        ("GET", "/console/images/{sha256}/thumb", f"/console/images/{ctx['sha_a']}/thumb", VERIFIER_PAGE, none),
+        ("GET", "/metrics", "/metrics", ANY_USER_PAGE, none),
         ("POST", "/login", "/login", NOBODY, lambda r, v: {"data": {"username": "alice", "password": PASSWORD}}),
         ("POST", "/logout", "/logout", ANY_USER_FORM, lambda r, v: {"data": {}}),
     ]  # fmt: skip
