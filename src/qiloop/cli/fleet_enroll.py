@@ -57,18 +57,27 @@ def add_key(
         Path | None,
         typer.Option("--key-file", help="A file holding it: <device home>/identity/device.pub.", show_default=False),
     ] = None,
+    pending: Annotated[
+        bool, typer.Option("--pending", help="The key the device presented while waiting (see keys --pending).")
+    ] = False,
+    key_id: Annotated[
+        str | None, typer.Option("--key-id", help="With --pending: the key id you expect.", show_default=False)
+    ] = None,
     replace: Annotated[bool, typer.Option("--replace", help="Replace the key the device has now.")] = False,
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
     """Register a device's public key: from now on only messages it signed are believed."""
     from qiloop.core.errors import ConfigurationError
-    from qiloop.fleet.enrollment import register_key
+    from qiloop.fleet.enrollment import admit_pending, register_key
 
-    if (key is None) == (key_file is None):
-        raise ConfigurationError("give the key with --key or --key-file (one of them)")
-    text = key if key is not None else user_file(key_file, what="public key file").read_text()
-    added = register_key(_db(home), device, text, replace=replace)
+    if sum(x is not None and x is not False for x in (key, key_file, pending)) != 1:
+        raise ConfigurationError("give the key with --key, --key-file or --pending (one of them)")
+    if pending:
+        added = admit_pending(_db(home), device, key_id=key_id)
+    else:
+        text = key if key is not None else user_file(key_file, what="public key file").read_text()
+        added = register_key(_db(home), device, text, replace=replace)
     if json_out:
         print_json({"device_id": added.device_id, "key_id": added.key_id, "source": added.source})
         return
@@ -84,10 +93,19 @@ def remove_key(device: DeviceOption, home: HomeOption = None) -> None:
     console.print(f"{device}: key removed", highlight=False)
 
 
-def keys(home: HomeOption = None, json_out: JsonOption = False) -> None:
+def keys(
+    pending: Annotated[
+        bool, typer.Option("--pending", help="The devices waiting to join instead (not enrolled, said hello).")
+    ] = False,
+    home: HomeOption = None,
+    json_out: JsonOption = False,
+) -> None:
     """List the registered device keys: device, key id, how it came (token or admin), when."""
     from rich.table import Table
 
+    if pending:
+        _show_pending(_db(home).pending_devices(), json_out)
+        return
     found = _db(home).device_keys()
     rows = [(k.device_id, k.key_id, k.source, datetime.fromtimestamp(k.added_at, timezone.utc).isoformat(
         timespec="seconds")) for k in found]  # fmt: skip
@@ -98,6 +116,20 @@ def keys(home: HomeOption = None, json_out: JsonOption = False) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table if rows else "no device keys registered (qiloop fleet enroll-token or add-key)")
+
+
+def _show_pending(found, json_out: bool) -> None:
+    from rich.table import Table
+
+    rows = [(p.device_id, p.key_id, p.public_key, datetime.fromtimestamp(p.seen_at, timezone.utc).isoformat(
+        timespec="seconds")) for p in found]  # fmt: skip
+    if json_out:
+        print_json([dict(zip(("device_id", "key_id", "public_key", "seen_at"), r, strict=True)) for r in rows])
+        return
+    table = Table("device", "key id", "public key", "last hello")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table if rows else "no device is waiting to join")
 
 
 def register(app: typer.Typer) -> None:

@@ -182,6 +182,8 @@ class FleetController:
             outcome = self._record(message, at)
         except UntrustedMessage as exc:
             log.warning("rejected a %s message on %s: %s", kind, topic, exc.message)
+            if exc.pending and where is not None:
+                self.db.note_pending(where[0], exc.pending, topic, payload)
             outcome = "rejected"
         except (ValidationError, InvalidRecordError) as exc:
             why = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else exc.message
@@ -228,7 +230,9 @@ class FleetController:
         raise UntrustedMessage(f"replayed or stale: {what} from {device!r}", kind=kind)
 
     def step(self) -> list[Rollout]:
-        """Advance every active rollout once; the rollouts that changed."""
+        """Admit waiting devices an admin registered meanwhile, advance every active rollout once; what changed."""
+        for topic, payload in self.db.take_admitted():  # their last hello, now checked against the registered key
+            self.receive(topic, payload)
         changed = []
         for rollout in self.db.rollouts(active=True):
             new, actions = advance(rollout, self._view(rollout), self.clock(), stale_after_s=self.stale_after_s)

@@ -39,12 +39,14 @@ ENROLL_HINT = "enroll the device: qiloop fleet enroll-token --device ID, or qilo
 class UntrustedMessage(InvalidRecordError):
     """A device message the fleet does not believe (unsigned, wrong key, wrong topic, not enrolled, replayed).
 
-    ``kind`` is the kind the message claims (``unknown`` when it names none), for counting.
+    ``kind`` is the kind the message claims (``unknown`` when it names none), for counting;
+    ``pending`` is the public key of a hello from a device not enrolled, signed by that key: the
+    device asks to join, and an admin may admit it (``qiloop fleet add-key --pending``).
     """
 
-    def __init__(self, message: str, *, kind: str = "unknown", hint: str | None = None) -> None:
+    def __init__(self, message: str, *, kind: str = "unknown", hint: str | None = None, pending: str = "") -> None:
         super().__init__(message, hint=hint)
-        self.kind = kind
+        self.kind, self.pending = kind, pending
 
 
 class DeviceTrust:
@@ -91,13 +93,18 @@ class DeviceTrust:
 
     def _enroll(self, signed: SignedMessage, kind: str) -> dict[str, Any]:
         device, proof, public = signed.device_id, signed.data.get("enrollment"), signed.data.get("public_key")
-        if not proof or not isinstance(proof, str) or not isinstance(public, str):
-            raise UntrustedMessage(f"device {device!r} is not enrolled and brings no enrollment token", kind=kind,
-                                   hint=ENROLL_HINT)  # fmt: skip
+        if not isinstance(public, str) or not public:
+            raise UntrustedMessage(f"device {device!r} is not enrolled", kind=kind, hint=ENROLL_HINT)
         try:
             data = signed.verify(decode_public_key(public))  # it holds the key it asks to enroll
         except InvalidRecordError as exc:  # SignatureError included
             raise UntrustedMessage(f"enrollment of {device!r} refused: {exc.message}", kind=kind) from exc
+        if not proof or not isinstance(proof, str):
+            raise UntrustedMessage(
+                f"device {device!r} is not enrolled and brings no enrollment token (it waits for an admin)",
+                kind=kind, hint=f"qiloop fleet keys --pending; qiloop fleet add-key --device {device} --pending",
+                pending=public,
+            )  # fmt: skip
         key = self.db.enroll(device, public, proof)
         if key is None:
             raise UntrustedMessage(

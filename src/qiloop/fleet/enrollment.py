@@ -7,7 +7,9 @@ Two ways to get there:
   keeps its sha256 only. The device starts with ``QILOOP_ENROLL_TOKEN=<token>`` and its first
   hello enrolls its key (:mod:`qiloop.protocol.enrollment`).
 - :func:`register_key`: the admin registers the device's public key (``identity/device.pub`` in
-  the device home) directly, e.g. for devices provisioned in a factory.
+  the device home) directly, e.g. for devices provisioned in a factory; or
+  :func:`admit_pending`: the key a device that is not enrolled presented in its (self-signed)
+  hello, once the admin checked its key id. The controller then takes that hello in at once.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from dataclasses import dataclass
 
 from qiloop.core.components import NAME_PATTERN
-from qiloop.core.errors import ConfigurationError
+from qiloop.core.errors import ConfigurationError, NotFoundError
 from qiloop.fleet.registry_db import DeviceKey, FleetDB
 from qiloop.protocol.enrollment import token_digest
 
@@ -65,3 +67,23 @@ def register_key(db: FleetDB, device_id: str, public_key: str, *, replace: bool 
         InvalidRecordError: Not an Ed25519 public key.
     """
     return db.add_device_key(_check_device_id(device_id), public_key, source="admin", replace=replace)
+
+
+def admit_pending(db: FleetDB, device_id: str, *, key_id: str | None = None) -> DeviceKey:
+    """Register the key ``device_id`` presented while it waited (``key_id``, when given, must be that key's).
+
+    Raises:
+        NotFoundError: The device is not waiting (never said hello, or already enrolled).
+        ConfigurationError: ``key_id`` names another key than the one the device presented.
+    """
+    waiting = {p.device_id: p for p in db.pending_devices()}
+    pending = waiting.get(device_id)
+    if pending is None:
+        listed = ", ".join(sorted(waiting)[:20]) or "none"
+        raise NotFoundError(f"device {device_id!r} is not waiting to join", hint=f"waiting: {listed}")
+    if key_id is not None and key_id != pending.key_id:
+        raise ConfigurationError(
+            f"device {device_id!r} presented key {pending.key_id}, not {key_id}",
+            hint="check the key id the device shows (qiloop agent prints it) before admitting it",
+        )
+    return db.add_device_key(device_id, pending.public_key, source="admin")

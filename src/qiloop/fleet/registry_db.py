@@ -16,6 +16,8 @@
   admin), with the signed time of its last accepted hello and the sequence of its last
   accepted status, so replayed or stale ones are recognised.
 - ``enroll_tokens``: one-time enrollment tokens (their sha256 only), per device, until used or expired.
+- ``pending_devices``: the last hello of each device that is not enrolled (signed by the key it
+  presents), so an admin can see and admit it; the newest :data:`PENDING_LIMIT` are kept.
 
 The results collector keeps its own tables in the same file (:mod:`qiloop.fleet.results_db`).
 """
@@ -64,6 +66,9 @@ CREATE TABLE IF NOT EXISTS device_keys (
 CREATE TABLE IF NOT EXISTS enroll_tokens (
     digest TEXT PRIMARY KEY, device_id TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL,
     used_at REAL, key_id TEXT);
+CREATE TABLE IF NOT EXISTS pending_devices (
+    device_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, key_id TEXT NOT NULL, topic TEXT NOT NULL,
+    payload BLOB NOT NULL, seen_at REAL NOT NULL);
 """
 
 # The high-water marks a device's hello and status must pass (fixed statements, one per column).
@@ -73,6 +78,17 @@ _ADVANCE = {
     "status_sequence": ("SELECT status_sequence FROM device_keys WHERE device_id = ?",
                         "UPDATE device_keys SET status_sequence = ? WHERE device_id = ?"),
 }  # fmt: skip
+PENDING_LIMIT = 1000  # devices waiting for an admin: anyone can ask, so the list is bounded
+
+
+@dataclass(frozen=True)
+class PendingDevice:
+    """A device that said hello, signed by the key it presents, before any key was registered for it."""
+
+    device_id: str
+    public_key: str
+    key_id: str
+    seen_at: float
 
 
 @dataclass(frozen=True)
@@ -355,6 +371,39 @@ class FleetDB:
                 (device_id, public_key, key.key_id, "token", at),
             )
         return key
+
+    def note_pending(self, device_id: str, public_key: str, topic: str, payload: bytes) -> None:
+        """Keep the last hello of a device that is not enrolled (the newest :data:`PENDING_LIMIT` devices)."""
+        at = time.time()
+        with self._lock, transaction(self._db, self.path):
+            self._db.execute(
+                "INSERT INTO pending_devices VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET"
+                " public_key = excluded.public_key, key_id = excluded.key_id, topic = excluded.topic,"
+                " payload = excluded.payload, seen_at = excluded.seen_at",
+                (device_id, public_key, key_id(decode_public_key(public_key)), topic, payload, at),
+            )
+            self._db.execute(
+                "DELETE FROM pending_devices WHERE device_id NOT IN"
+                " (SELECT device_id FROM pending_devices ORDER BY seen_at DESC LIMIT ?)",
+                (PENDING_LIMIT,),
+            )
+
+    def pending_devices(self) -> list[PendingDevice]:
+        """Devices waiting for a key to be registered, newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT device_id, public_key, key_id, seen_at FROM pending_devices ORDER BY seen_at DESC"
+            ).fetchall()
+        return [PendingDevice(*r) for r in rows]
+
+    def take_admitted(self) -> list[tuple[str, bytes]]:
+        """``(topic, hello payload)`` of the pending devices that have a key now, removed from the list."""
+        with self._lock, transaction(self._db, self.path):
+            rows = self._db.execute(
+                "SELECT p.device_id, p.topic, p.payload FROM pending_devices p JOIN device_keys k USING (device_id)"
+            ).fetchall()
+            self._db.executemany("DELETE FROM pending_devices WHERE device_id = ?", [(r[0],) for r in rows])
+        return [(topic, bytes(payload)) for _, topic, payload in rows]
 
     def accept_hello(self, device_id: str, signed_time: float) -> str:
         """``new`` when the hello is newer than the last accepted one (remembered), else ``same`` or ``old``."""

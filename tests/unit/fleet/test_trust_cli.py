@@ -67,7 +67,8 @@ def test_an_admin_adds_the_key_file_of_a_device_home_and_removes_it(home, tmp_pa
     ("args", "code", "fragment"),
     [
         (["enroll-token", "--device", "Not A Name"], 2, "invalid device id"),
-        (["add-key", "--device", "cam-1"], 2, "--key or --key-file"),
+        (["add-key", "--device", "cam-1"], 2, "--key, --key-file or --pending"),
+        (["add-key", "--device", "cam-1", "--pending"], 5, "is not waiting to join"),
         (["add-key", "--device", "cam-1", "--key", "not base64!"], 4, "not a base64 public key"),
         (["add-key", "--device", "cam-1", "--key", "AAAA"], 4, "32 bytes"),
         (["add-key", "--device", "cam-1", "--key-file", "/nonexistent/device.pub"], 5, "no public key file"),
@@ -76,3 +77,24 @@ def test_an_admin_adds_the_key_file_of_a_device_home_and_removes_it(home, tmp_pa
 def test_bad_input_exits_with_what_to_do(home, capsys, args, code, fragment):
     assert main(["fleet", *args, "--home", str(home)]) == code
     assert fragment in " ".join(capsys.readouterr().err.split())
+
+
+def test_a_device_that_asks_to_join_is_listed_and_admitted_by_its_key_id(home, tmp_path, capsys):
+    signer = device_signer(tmp_path / "device")
+    public = encode_public_key(signer.public_key)
+    controller = FleetController.from_settings(Settings(home=home))
+    hello = signer.sign(DeviceHello(device_id="cam-3", groups=["line-1"], public_key=public).body())
+    assert controller.receive(hello_topic("cam-3"), hello) == "rejected"  # not enrolled: it waits
+    assert main(["fleet", "keys", "--pending", "--home", str(home), "--json"]) == 0
+    (waiting,) = _json(capsys)
+    assert (waiting["device_id"], waiting["key_id"], waiting["public_key"]) == ("cam-3", signer.key_id, public)
+    wrong = ["fleet", "add-key", "--device", "cam-3", "--pending", "--key-id", "0" * 16, "--home", str(home)]
+    assert main(wrong) == 2
+    assert signer.key_id in capsys.readouterr().err
+    right = ["fleet", "add-key", "--device", "cam-3", "--pending", "--key-id", signer.key_id, "--home", str(home)]
+    assert main(right) == 0
+    capsys.readouterr()
+    controller.step()  # the controller takes the waiting hello in, now that its key is registered
+    assert [d.device_id for d in controller.db.devices("line-1")] == ["cam-3"]
+    assert controller.db.pending_devices() == []
+    controller.db.close()

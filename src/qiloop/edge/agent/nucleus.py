@@ -95,6 +95,7 @@ class Nucleus:
 
     def setup(self) -> None:
         """Recover from whatever the previous nucleus left, then start the running set and connect."""
+        log.info("device key %s (its public half: %s)", self.signer.key_id, self.home.root / "identity" / "device.pub")
         killed = self.supervisor.kill_stale()
         discarded = self.home.discard_incomplete()
         if killed or discarded:
