@@ -84,3 +84,18 @@ def test_the_certs_command_issues_a_broker_and_client_certificates_from_one_ca(t
     assert [str(v) for v in sans.value.get_values_for_type(x509.IPAddress)] == ["10.0.0.5"]
     assert main([*argv[:6], "--client", "cam-2"]) == 0  # the same CA signs later certificates
     x509.load_pem_x509_certificate((out / "cam-2.pem").read_bytes()).verify_directly_issued_by(ca)
+
+
+def test_the_acl_command_takes_the_fleets_devices_and_their_groups(tmp_path, capsys):
+    from qiloop.fleet.registry_db import FleetDB
+    from qiloop.protocol.reports import DeviceHello
+
+    home = tmp_path / "home"
+    home.mkdir()
+    fleet = FleetDB(home / "fleet.db")
+    fleet.add_hello(DeviceHello(device_id="cam-7", groups=["line-3"]))
+    fleet.close()
+    assert main(["broker", "acl", "--from-fleet", "--device", "cam-8", "--home", str(home)]) == 0
+    found = rules(capsys.readouterr().out)
+    assert "topic read qiloop/deployments/group/line-3" in found["cam-7"] and set(found) >= {"cam-7", "cam-8"}
+    assert main(["broker", "acl", "--from-fleet", "--home", str(tmp_path / "nowhere")]) == 5
