@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     fleet_results_flush_s: float = Field(default=2.0, gt=0, description="Longest wait before results are committed.")
     fleet_dedupe_window_s: float = Field(default=86_400.0, gt=0, description="How long a device message's "
                                          "(device_id, sequence) is remembered to drop re-deliveries.")  # fmt: skip
+    fleet_journal_fsync: bool = Field(default=False, description="Sync each received device message to disk "
+                                      "before acknowledging it (survives power loss; slower).")  # fmt: skip
     fleet_offline_after_s: float = Field(default=120.0, gt=0, description="A device not heard from for this long "
                                          "is offline.")  # fmt: skip
     fleet_alert_webhook_url: str | None = Field(default=None, description="POST every new fleet alert here (JSON).")

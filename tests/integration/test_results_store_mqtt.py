@@ -1,6 +1,7 @@
 """Results through the real broker into the day-partitioned Delta tables: batched, complete, crash-safe.
 
-Devices are the real ``Outbox`` + ``MqttPublisher``; the collector is the real one
+Devices are the real ``Outbox`` + ``MqttPublisher`` signing with keys registered in the
+home, as enrolled devices do; the collector is the real one, checking them
 (``Collector.connect``, and ``qiloop collect`` in a separate process for the crash).
 """
 
@@ -17,13 +18,17 @@ import uuid
 import paho.mqtt.client as mqtt
 import polars as pl
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from deltalake import DeltaTable
 
 from device_messages import Device
 from mqtt_helpers import require_broker
 from qiloop.edge.inference import MqttPublisher, Outbox
 from qiloop.fleet.collector import Collector
+from qiloop.fleet.registry_db import FleetDB
 from qiloop.fleet.results_db import ResultsDB
+from qiloop.protocol.keys import encode_public_key
+from qiloop.protocol.signed import MessageSigner
 from qiloop.settings import Settings
 
 URL = "mqtt://127.0.0.1:1883"
@@ -42,15 +47,25 @@ def ns():
     client.loop_stop()
 
 
-def publish(tmp_path, ns: str, devices: int, per_device: int) -> None:
-    """Each device's outbox holds ``per_device`` results and a status report; drained through the broker."""
+def enrol(settings: Settings, device_id: str) -> MessageSigner:
+    """A device key for ``device_id``, registered in the home's fleet database as an admin would."""
+    signer = MessageSigner(Ed25519PrivateKey.generate())
+    registry = FleetDB.from_settings(settings)
+    registry.add_device_key(device_id, encode_public_key(signer.public_key))
+    registry.close()
+    return signer
+
+
+def publish(tmp_path, ns: str, settings: Settings, devices: int, per_device: int) -> None:
+    """Each device's outbox holds ``per_device`` results and a status report; drained, signed, through the broker."""
     for d in range(devices):
         device = Device(f"cam-{d}")
+        signer = enrol(settings, device.device_id)
         box = Outbox(tmp_path / f"outbox-{d}.sqlite", device_id=device.device_id, max_bytes=50_000_000)
         for i in range(1, per_device + 1):
             box.put(f"{ns}/results", device.result(i, "fail" if i % 5 == 0 else "pass"))
         box.put(f"{ns}/devices/{device.device_id}/status", device.status(per_device + 1), kind="status")
-        with MqttPublisher.connect(URL, box, f"{ns}-{device.device_id}", max_inflight=20) as pub:
+        with MqttPublisher.connect(URL, box, f"{ns}-{device.device_id}", max_inflight=20, signer=signer) as pub:
             assert pub.flush(30), f"{device.device_id}'s outbox still holds {box.depth()} messages"
         box.close()
 
@@ -65,7 +80,7 @@ def test_every_result_lands_once_in_batches(tmp_path, ns):
     collector = Collector.connect(URL, settings, client_id=f"{ns}-collector", results_topic=f"{ns}/results",
                                   device_root=f"{ns}/devices")  # fmt: skip
     with collector:
-        publish(tmp_path, ns, devices=4, per_device=150)
+        publish(tmp_path, ns, settings, devices=4, per_device=150)
         assert collector.wait_idle(timeout=30, quiet=1.0)
         assert collector.stats().of("result")["stored"] == 600
     stored = pl.read_delta(str(tmp_path / "home" / "fleet-results" / "results"))
@@ -94,7 +109,7 @@ def test_a_killed_collector_loses_nothing_it_acknowledged(tmp_path, ns):
         while not journal.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(2.0)  # subscribed by then; the broker keeps the session from here on anyway
-        publish(tmp_path, ns, devices=2, per_device=100)  # returns when the broker acknowledged every message
+        publish(tmp_path, ns, Settings(home=home), devices=2, per_device=100)  # the broker acknowledged them all
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and _journalled(journal) < 200:
             time.sleep(0.1)

@@ -2,7 +2,9 @@
 
 The collector hands each message here on paho's network thread, and paho
 acknowledges it to the broker when that call returns. So a message is *handled*
-when it is committed to the journal: one SQLite transaction that also decides,
+when it is committed to the journal (in the operating system's hands, so a crash of
+the collector loses nothing; on disk as well with ``fsync``, so a power loss neither):
+one SQLite transaction that also decides,
 durably, whether its ``(device_id, sequence)`` was seen before (QoS 1 delivers at
 least once; a restarted device re-sends what its outbox holds). A background
 flusher moves the journal into the day-partitioned Delta tables of
@@ -102,6 +104,10 @@ class ResultsDB:
         compact_every: Merge the small files of the days written after this many commits.
         background: Flush from a background thread (started by the first write); without it
             only :meth:`flush` and :meth:`close` move the journal.
+        fsync: Sync every journalled message to disk before it counts as handled: it then
+            survives a power loss too, at the disk's sync rate (about 250 messages a second on
+            a virtual disk). Off, a committed message survives any crash of the collector,
+            which is what the broker's own persistence promises for what it acknowledged.
     """
 
     def __init__(
@@ -114,6 +120,7 @@ class ResultsDB:
         dedupe_window_s: float = 86_400.0,
         compact_every: int = 100,
         background: bool = True,
+        fsync: bool = False,
     ) -> None:
         self.path = Path(path)
         self.store = store or ResultsStore.from_url(str(self.path.parent / "fleet-results"))
@@ -121,6 +128,7 @@ class ResultsDB:
         self.dedupe_window_s, self.compact_every, self.background = dedupe_window_s, compact_every, background
         self._lock = threading.Lock()
         self._db = connect(self.path, _SCHEMA)
+        self._db.execute("PRAGMA synchronous = FULL" if fsync else "PRAGMA synchronous = NORMAL")
         self._move_legacy_tables()
         self.journal_id = self._db.execute("SELECT value FROM results_meta WHERE key = 'journal'").fetchone()[0]
         self._pending = self._db.execute("SELECT COUNT(*) FROM results_journal").fetchone()[0]
@@ -142,6 +150,7 @@ class ResultsDB:
             batch_size=settings.fleet_results_batch,
             flush_interval_s=settings.fleet_results_flush_s,
             dedupe_window_s=settings.fleet_dedupe_window_s,
+            fsync=settings.fleet_journal_fsync,
         )
 
     # -- intake (the collector's network thread) -----------------------------------------------
