@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import dagster as dg
 import pytest
+
+pytest.importorskip("dagster", reason="needs qiloop[orchestrate]")
+
+import dagster as dg
 
 from qiloop.orchestration.assets_model import CANDIDATE
 from qiloop.orchestration.definitions import loop_assets

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("dagster", reason="needs qiloop[orchestrate]")
+
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
 from qiloop.orchestration.definitions import build_definitions, defs
 

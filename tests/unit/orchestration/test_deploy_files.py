@@ -7,6 +7,10 @@ official chart and GitHub Actions read.
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("dagster", reason="needs qiloop[orchestrate]")
+
 import importlib.util
 import json
 import re

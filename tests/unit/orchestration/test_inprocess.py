@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import approved, drop
+pytest.importorskip("dagster", reason="needs qiloop[orchestrate]")
+
+from orchestration_helpers import approved, drop
 
 pytest.importorskip("sqlalchemy", reason="needs qiloop[label]")
 

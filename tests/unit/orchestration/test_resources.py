@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+pytest.importorskip("dagster", reason="needs qiloop[orchestrate]")
+
+
 from qiloop.core.errors import ConfigurationError
 from qiloop.orchestration.resources import FleetResource, ImageStoreResource, resources_for
 

@@ -6,13 +6,16 @@ again (a replayed event) asks for a run with the same run key, which Dagster sta
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("dagster", reason="needs qiloop[orchestrate]")
+
 import json
 from datetime import datetime
 
 import dagster as dg
-import pytest
+from orchestration_helpers import approved, drop, png
 
-from conftest import approved, drop, png
 from qiloop.orchestration.resources import resources_for
 from qiloop.orchestration.sensors import (
     camera_folder_sensor,
