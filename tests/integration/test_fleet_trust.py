@@ -148,7 +148,8 @@ def test_forgeries_and_replays_change_nothing(cloud, url, tmp_path):
         rogue.send(hello_topic(ghost), DeviceHello(device_id=ghost, groups=[cloud.group]).model_dump_json().encode())
         rogue.send(hello_topic(ghost), rogue_key.sign(DeviceHello(device_id=ghost, groups=[cloud.group]).body()))
         # the real device says hello (signed by its registered key), so the group has one member
-        rogue.send(hello_topic(device), victim.sign(DeviceHello(device_id=device, groups=[cloud.group]).body()))
+        greeting = {**DeviceHello(device_id=device, groups=[cloud.group]).body(), "sequence": 1}
+        rogue.send(hello_topic(device), victim.sign(greeting))
         cloud.retained.extend([hello_topic(ghost), hello_topic(device)])
         _until(lambda: db.devices(cloud.group), 15, "the device's hello")  # the forged ones came before it
         assert [d.device_id for d in db.devices()] == [device]

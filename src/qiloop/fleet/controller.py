@@ -197,22 +197,23 @@ class FleetController:
 
         Raises:
             UntrustedMessage: A replayed (older) hello or status, a hello presenting another key than the
-                registered one, or a report or status without the sequence that identifies it.
+                registered one, or a message without the sequence that identifies it.
         """
         device = message.device_id
+        if self.trust is not None and message.sequence is None:
+            raise UntrustedMessage(f"a {message.kind} message from {device!r} without its sequence", kind=message.kind)
         if isinstance(message, DeviceHello):
             if self.trust is not None:
+                assert message.sequence is not None
                 key = self.db.device_key(device)
                 if key is not None and message.public_key and message.public_key != key.public_key:
                     raise UntrustedMessage(f"the hello of {device!r} presents another key than its registered one",
                                            kind="hello", hint="re-enroll the device if its key changed")  # fmt: skip
-                fresh = self.db.accept_hello(device, message.time.timestamp())
+                fresh = self.db.accept_hello(device, message.sequence)
                 if fresh != "new":
-                    return self._stale(fresh, "hello", device, "an older hello than the last one")
+                    return self._stale(fresh, "hello", device, f"hello {message.sequence}, older than the last one")
             self.db.add_hello(message, at)
             return "hello"
-        if self.trust is not None and message.sequence is None:
-            raise UntrustedMessage(f"a {message.kind} message from {device!r} without its sequence", kind=message.kind)
         if isinstance(message, DeploymentReport):
             return "deployment" if self.db.add_report(message, at) else "duplicate"
         if self.trust is not None:

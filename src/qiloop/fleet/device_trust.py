@@ -14,10 +14,11 @@ only when
 Anything else raises :class:`UntrustedMessage` with the reason. Replays are recognised by what
 the signature covers: the ``(device_id, sequence)`` of every message that went through a
 device's outbox (reports, results, status, feedback), which the stores record once, and the
-signed time of a hello and the sequence of a status, which must go up per device
+sequence of a hello (a counter the device keeps) and of a status, which must go up per device
 (:meth:`~qiloop.fleet.registry_db.FleetDB.accept_hello`, ``accept_status``). A time window
 would drop what a device buffered through an outage, or what the broker held for a
-controller that was away; a signed sequence loses nothing and still refuses every copy.
+controller that was away, and a device clock that jumps back (a board without a battery-backed
+clock boots in 1970) would silence it; a signed sequence loses nothing and still refuses every copy.
 """
 
 from __future__ import annotations

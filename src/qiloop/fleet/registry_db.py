@@ -13,8 +13,8 @@
 - ``controllers``: a heartbeat per running controller, so ``qiloop deploy`` can tell
   whether anyone carries its rollout out.
 - ``device_keys``: the public key registered for each device (by enrollment token or by an
-  admin), with the signed time of its last accepted hello and the sequence of its last
-  accepted status, so replayed or stale ones are recognised.
+  admin), with the signed sequences of its last accepted hello and status, so replayed or
+  stale ones are recognised.
 - ``enroll_tokens``: one-time enrollment tokens (their sha256 only), per device, until used or expired.
 - ``pending_devices``: the last hello of each device that is not enrolled (signed by the key it
   presents), so an admin can see and admit it; the newest :data:`PENDING_LIMIT` are kept.
@@ -62,7 +62,7 @@ CREATE TABLE IF NOT EXISTS controllers (
     heartbeat_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS device_keys (
     device_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, key_id TEXT NOT NULL, source TEXT NOT NULL,
-    added_at REAL NOT NULL, hello_time REAL, status_sequence INTEGER);
+    added_at REAL NOT NULL, hello_sequence INTEGER, status_sequence INTEGER);
 CREATE TABLE IF NOT EXISTS enroll_tokens (
     digest TEXT PRIMARY KEY, device_id TEXT NOT NULL, created_at REAL NOT NULL, expires_at REAL NOT NULL,
     used_at REAL, key_id TEXT);
@@ -73,8 +73,8 @@ CREATE TABLE IF NOT EXISTS pending_devices (
 
 # The high-water marks a device's hello and status must pass (fixed statements, one per column).
 _ADVANCE = {
-    "hello_time": ("SELECT hello_time FROM device_keys WHERE device_id = ?",
-                   "UPDATE device_keys SET hello_time = ? WHERE device_id = ?"),
+    "hello_sequence": ("SELECT hello_sequence FROM device_keys WHERE device_id = ?",
+                       "UPDATE device_keys SET hello_sequence = ? WHERE device_id = ?"),
     "status_sequence": ("SELECT status_sequence FROM device_keys WHERE device_id = ?",
                         "UPDATE device_keys SET status_sequence = ? WHERE device_id = ?"),
 }  # fmt: skip
@@ -132,6 +132,9 @@ class FleetDB:
         self.path = Path(path)
         self._lock = threading.Lock()
         self._db = connect(self.path, _SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(device_keys)")}
+        if "hello_sequence" not in columns:  # a fleet.db from before hellos were numbered
+            self._db.execute("ALTER TABLE device_keys ADD COLUMN hello_sequence INTEGER")
 
     @classmethod
     def from_settings(cls, settings, path: str | Path | None = None) -> FleetDB:
@@ -312,9 +315,10 @@ class FleetDB:
                     hint="pass --replace to register the new key (the old one stops working)",
                 )
             self._db.execute(
-                "INSERT INTO device_keys VALUES (?, ?, ?, ?, ?, NULL, NULL) ON CONFLICT (device_id) DO UPDATE SET"
-                " public_key = excluded.public_key, key_id = excluded.key_id, source = excluded.source,"
-                " added_at = excluded.added_at, hello_time = NULL, status_sequence = NULL",
+                "INSERT INTO device_keys (device_id, public_key, key_id, source, added_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (device_id) DO UPDATE SET public_key = excluded.public_key, key_id = excluded.key_id,"
+                " source = excluded.source,"
+                " added_at = excluded.added_at, hello_sequence = NULL, status_sequence = NULL",
                 (device_id, key.public_key, key.key_id, source, key.added_at),
             )
         return key
@@ -367,7 +371,7 @@ class FleetDB:
                 "UPDATE enroll_tokens SET used_at = ?, key_id = ? WHERE digest = ?", (at, key.key_id, digest)
             )
             self._db.execute(
-                "INSERT INTO device_keys VALUES (?, ?, ?, ?, ?, NULL, NULL)",
+                "INSERT INTO device_keys (device_id, public_key, key_id, source, added_at) VALUES (?, ?, ?, ?, ?)",
                 (device_id, public_key, key.key_id, "token", at),
             )
         return key
@@ -405,9 +409,9 @@ class FleetDB:
             self._db.executemany("DELETE FROM pending_devices WHERE device_id = ?", [(r[0],) for r in rows])
         return [(topic, bytes(payload)) for _, topic, payload in rows]
 
-    def accept_hello(self, device_id: str, signed_time: float) -> str:
-        """``new`` when the hello is newer than the last accepted one (remembered), else ``same`` or ``old``."""
-        return self._advance(device_id, "hello_time", signed_time)
+    def accept_hello(self, device_id: str, sequence: int) -> str:
+        """``new`` when the hello's sequence is above the last accepted one (remembered), else ``same`` or ``old``."""
+        return self._advance(device_id, "hello_sequence", sequence)
 
     def accept_status(self, device_id: str, sequence: int) -> str:
         """``new`` when the status's sequence is above the last accepted one (and remember it), ``same`` or ``old``."""

@@ -46,7 +46,11 @@ class DeploymentReport(BaseModel):
 
 
 class DeviceHello(BaseModel):
-    """A device's identity, published retained when its nucleus starts."""
+    """A device's identity, published retained when its nucleus connects and after every change.
+
+    ``sequence`` is the device's hello counter (it goes up with every hello; the fleet drops one
+    that is not above the last it accepted).
+    """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 

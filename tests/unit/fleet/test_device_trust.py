@@ -6,9 +6,9 @@ Over a real broker: tests/integration/test_fleet_trust.py.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -45,12 +45,14 @@ def thief(tmp_path):
     return MessageSigner.from_key_file(tmp_path / "thief.pem")
 
 
-def hello(signer: MessageSigner, device: str = "cam-1", *, token: str = "", at: datetime | None = None, **fields):
+HELLOS = itertools.count(1)  # a device numbers its hellos
+
+
+def hello(signer: MessageSigner, device: str = "cam-1", *, token: str = "", sequence: int | None = None, **fields):
     public = encode_public_key(signer.public_key)
     proof = enrollment_proof(token, device, public) if token else ""
-    message = DeviceHello(device_id=device, groups=["line-1"], public_key=public, enrollment=proof,
-                          time=at or datetime.now(timezone.utc), **fields)  # fmt: skip
-    return signer.sign(message.body())
+    message = DeviceHello(device_id=device, groups=["line-1"], public_key=public, enrollment=proof, **fields)
+    return signer.sign({**message.body(), "sequence": next(HELLOS) if sequence is None else sequence})
 
 
 def report(signer: MessageSigner, device: str = "cam-1", *, sequence: int = 1, state=DeploymentState.SUCCEEDED):
@@ -132,8 +134,7 @@ def _altered(payload: bytes) -> bytes:
 
 def test_replays_are_dropped(controller, key):
     register_key(controller.db, "cam-1", encode_public_key(key.public_key))
-    now = datetime.now(timezone.utc)
-    old_hello, new_hello = hello(key, at=now - timedelta(minutes=5)), hello(key, at=now, running={"model": "2"})
+    old_hello, new_hello = hello(key, sequence=41), hello(key, sequence=42, running={"model": "2"})
     assert controller.receive(hello_topic("cam-1"), new_hello) == "hello"
     assert controller.receive(hello_topic("cam-1"), new_hello) == "duplicate"  # the retained hello on a reconnect
     assert controller.receive(hello_topic("cam-1"), old_hello) == "rejected"  # an older hello played back
@@ -148,12 +149,13 @@ def test_replays_are_dropped(controller, key):
     assert controller.db.devices()[0].status_at == before
 
 
-def test_reports_and_statuses_must_carry_their_sequence(controller, key):
+def test_reports_statuses_and_hellos_must_carry_their_sequence(controller, key):
     register_key(controller.db, "cam-1", encode_public_key(key.public_key))
     body = DeploymentReport(device_id="cam-1", deployment_id="d", target="group:x", deployment_sequence=1,
                             state=DeploymentState.SUCCEEDED).body()  # fmt: skip
     assert controller.receive(report_topic("cam-1"), key.sign(body)) == "rejected"
     assert controller.receive(status_topic("cam-1"), key.sign(DeviceStatus(device_id="cam-1").body())) == "rejected"
+    assert controller.receive(hello_topic("cam-1"), key.sign(DeviceHello(device_id="cam-1").body())) == "rejected"
 
 
 def test_a_hello_that_presents_another_key_than_the_registered_one_is_rejected(controller, key, thief):
@@ -196,3 +198,22 @@ def test_the_collector_stores_only_what_an_enrolled_device_signed(intake, contro
     assert "not enrolled" in outcomes["not enrolled"].reason
     assert "on the topic of device 'cam-2'" in outcomes["wrong topic"].reason
     assert [r.message.sequence for r in intake.db.results(limit=0)] == [1]
+
+
+def test_a_fleet_database_from_before_numbered_hellos_gains_the_column(tmp_path, key):
+    import sqlite3
+
+    from qiloop.fleet.registry_db import FleetDB
+
+    path = tmp_path / "fleet.db"
+    with sqlite3.connect(path) as old:
+        old.execute(
+            "CREATE TABLE device_keys (device_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, key_id TEXT NOT NULL,"
+            " source TEXT NOT NULL, added_at REAL NOT NULL, hello_time REAL, status_sequence INTEGER)"
+        )
+    db = FleetDB(path)
+    try:
+        register_key(db, "cam-1", encode_public_key(key.public_key))
+        assert [db.accept_hello("cam-1", n) for n in (5, 5, 4, 6)] == ["new", "same", "old", "new"]
+    finally:
+        db.close()

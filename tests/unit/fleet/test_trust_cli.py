@@ -37,7 +37,7 @@ def test_a_printed_token_enrolls_the_device_once(home, tmp_path, capsys):
     public = encode_public_key(signer.public_key)
     hello = DeviceHello(device_id="cam-1", public_key=public, enrollment=enrollment_proof(token, "cam-1", public))
     controller = FleetController.from_settings(Settings(home=home))
-    assert controller.receive(hello_topic("cam-1"), signer.sign(hello.body())) == "hello"
+    assert controller.receive(hello_topic("cam-1"), signer.sign({**hello.body(), "sequence": 1})) == "hello"
     controller.db.close()
     assert main(["fleet", "keys", "--home", str(home), "--json"]) == 0
     (row,) = _json(capsys)
@@ -83,7 +83,7 @@ def test_a_device_that_asks_to_join_is_listed_and_admitted_by_its_key_id(home, t
     signer = device_signer(tmp_path / "device")
     public = encode_public_key(signer.public_key)
     controller = FleetController.from_settings(Settings(home=home))
-    hello = signer.sign(DeviceHello(device_id="cam-3", groups=["line-1"], public_key=public).body())
+    hello = signer.sign({**DeviceHello(device_id="cam-3", groups=["line-1"], public_key=public).body(), "sequence": 1})
     assert controller.receive(hello_topic("cam-3"), hello) == "rejected"  # not enrolled: it waits
     assert main(["fleet", "keys", "--pending", "--home", str(home), "--json"]) == 0
     (waiting,) = _json(capsys)

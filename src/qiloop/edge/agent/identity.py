@@ -9,6 +9,7 @@ and the collector accept the device's messages only when this key signed them.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -58,3 +59,26 @@ def signer_from_environment(environ: Mapping[str, str] | None = None) -> Message
     if home and device_key_path(home).is_file():
         return MessageSigner.from_key_file(device_key_path(home))
     return None
+
+
+HELLO_COUNTER = Path("identity") / "hello-sequence"
+
+
+def next_hello_sequence(home: str | Path) -> int:
+    """The next number of the device's hello: one up from the last, kept in ``identity/hello-sequence``.
+
+    The fleet drops a hello numbered at or below the last one it accepted (a replay, or one
+    overtaken by a newer one). A counter, not the clock: a device clock that jumps back would
+    otherwise silence the device. A home without the file starts from the clock in
+    microseconds, so a counter lost alone does not restart below what the fleet has seen.
+    """
+    path = Path(home) / HELLO_COUNTER
+    try:
+        last = int(path.read_text())
+    except (OSError, ValueError):
+        last = int(time.time() * 1_000_000)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(str(last + 1))
+    os.replace(temporary, path)
+    return last + 1

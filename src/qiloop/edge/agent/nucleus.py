@@ -29,7 +29,7 @@ from qiloop.edge.agent.config import AgentConfig
 from qiloop.edge.agent.deployer import Deployer, Stopping
 from qiloop.edge.agent.failpoint import Failpoints
 from qiloop.edge.agent.home import DeviceHome
-from qiloop.edge.agent.identity import device_signer
+from qiloop.edge.agent.identity import device_signer, next_hello_sequence
 from qiloop.edge.agent.installer import Installer
 from qiloop.edge.agent.launch import configuration_of, converge, process_specs
 from qiloop.edge.agent.reporter import Reporter
@@ -149,7 +149,8 @@ class Nucleus:
                 device_id=self.config.device_id, groups=list(self.config.groups), running=self.home.current(),
                 public_key=public_key, failed=list(self._failed), agent_version=__version__, enrollment=proof,
             )  # fmt: skip
-            self.client.publish(hello_topic(self.config.device_id), self.signer.sign(hello.body()), 1, True)
+            body = {**hello.body(), "sequence": next_hello_sequence(self.home.root)}
+            self.client.publish(hello_topic(self.config.device_id), self.signer.sign(body), 1, True)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:

@@ -1,6 +1,13 @@
 """The device key: made once in the device home, its public half beside it, found by the nucleus's children."""
 
-from qiloop.edge.agent.identity import DEVICE_KEY_ENV, device_public_key, device_signer, signer_from_environment
+from qiloop.edge.agent.identity import (
+    DEVICE_KEY_ENV,
+    HELLO_COUNTER,
+    device_public_key,
+    device_signer,
+    next_hello_sequence,
+    signer_from_environment,
+)
 from qiloop.edge.agent.supervisor import MARKER
 from qiloop.protocol.keys import decode_public_key
 from qiloop.protocol.signed import read_signed
@@ -25,3 +32,14 @@ def test_a_component_signs_with_its_nucleus_key_or_the_key_it_is_given(tmp_path)
     assert given is not None and given.key_id != nucleus.key_id  # the explicit key wins
     assert signer_from_environment({}) is None  # a component run by hand: unsigned
     assert signer_from_environment({MARKER: str(tmp_path / "no-home")}) is None  # never makes a key there
+
+
+def test_hellos_are_numbered_up_from_the_clock_and_survive_a_restart(tmp_path):
+    import time
+
+    before = int(time.time() * 1_000_000)
+    first = next_hello_sequence(tmp_path)
+    assert first > before and next_hello_sequence(tmp_path) == first + 1
+    assert int((tmp_path / HELLO_COUNTER).read_text()) == first + 1  # the next nucleus goes on from here
+    (tmp_path / HELLO_COUNTER).write_text("7")
+    assert next_hello_sequence(tmp_path) == 8  # a counter, not the clock
