@@ -63,3 +63,34 @@ def test_only_a_device_with_its_own_url_can_install(fleet, packages, tmp_path):
     finally:
         for d in (own, bare, stolen):
             d.stop()
+
+
+def test_a_device_downloads_over_https_trusting_the_fleet_ca_from_ssl_cert_file(packages, tmp_path, monkeypatch):
+    """As deploy/systemd/agent.env.example sets it up: SSL_CERT_FILE names the CA that signed the file server."""
+    from qiloop.broker.certs import issue, new_ca
+    from qiloop.fleet.file_server import server_context
+
+    require_broker()
+    ca = new_ca()
+    cert, key = issue(ca, "127.0.0.1", hosts=["127.0.0.1"]).write(tmp_path / "tls", "fleet")
+    (tmp_path / "tls" / "ca.pem").write_bytes(ca.cert_pem)
+    fleet = Fleet(tmp_path / "fleet", "mqtt://127.0.0.1:1883")
+    fleet.server.stop()
+    tokens = DownloadTokens.from_home(tmp_path / "fleet")
+    fleet.server = FileServer(fleet.store, tokens=tokens, tls=server_context(cert, key)).start()
+    model, code = fleet.model(packages["1"]), fleet.code("1")
+    trusting, untrusting = f"dev-{uuid.uuid4().hex[:8]}", f"dev-{uuid.uuid4().hex[:8]}"
+    other = device(fleet, tmp_path / "untrusting", untrusting, fleet.server.device_url(untrusting)).start()
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "tls" / "ca.pem"))
+    one = device(fleet, tmp_path / "trusting", trusting, fleet.server.device_url(trusting)).start()
+    try:
+        assert fleet.server.url.startswith("https://")
+        done = {d: fleet.publish(fleet.deployment(d.device_id, model, code)) for d in (one, other)}
+        assert one.wait_final(done[one].id).state.value == "SUCCEEDED", one.log_tail()
+        row = other.wait_final(done[other].id, timeout=90)  # the system's CAs do not know the fleet CA
+        assert row.state.value != "SUCCEEDED" and other.current() == {}
+        assert "CERTIFICATE_VERIFY_FAILED" in other.log_tail(200) + row.detail
+    finally:
+        one.stop()
+        other.stop()
+        fleet.close()
