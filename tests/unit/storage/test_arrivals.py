@@ -45,10 +45,13 @@ def test_new_images_and_feedback_since_a_cursor(tmp_path, images):
     later = [store.ingest_bytes(images.png(seed=i), name=f"b{i}.png") for i in range(10, 12)]
     since = new_images(store.url, arrived.newest)
     assert since.count == 2 and since.newest == max(r.ingested_at for r in later)
-    # One index commit per ingest_bytes: the two new files, and the one holding the cursor's own row
-    # (statistics are kept to the millisecond); the first two are skipped.
-    assert since.files_read == 3
-
+    # One index commit per ingest_bytes. Files wholly after the cursor are counted from the log; read are only
+    # the file holding the cursor's own row (statistics are kept to the millisecond) and the newest file.
+    assert since.files_read <= 3
+    assert arrived.files_read <= 2  # a first look at every image opens only the newest file(s)
+    for cursor in (None, *(r.ingested_at for r in first + later)):  # counted from the log or read: the same
+        expected = sum(1 for r in first + later if cursor is None or r.ingested_at > cursor)
+        assert new_images(store.url, cursor).count == expected
     assert new_feedback(store.url, None).count == 0
     entry = dict(image_sha256=later[0].sha256, image_name="b10.png", device_id="d1", reason="uncertain",
                  model_name="m", sent_at=T0)  # fmt: skip
@@ -56,3 +59,19 @@ def test_new_images_and_feedback_since_a_cursor(tmp_path, images):
     store.feedback.append([FeedbackEntry(sequence=2, **entry)])  # re-delivered: counted once
     feedback = new_feedback(store.url, None)
     assert feedback.count == 2 and new_feedback(store.url, feedback.newest).count == 0
+
+
+def test_count_since_counts_whole_files_from_the_log(tmp_path):
+    from qiloop.storage.delta_since import count_since
+
+    uri = str(tmp_path / "t")
+    for batch in range(5):
+        times = [T0 + timedelta(hours=batch, microseconds=i) for i in range(4)]
+        write_deltalake(uri, pa.table({"at": pa.array(times, pa.timestamp("us", tz="UTC"))}), mode="append")
+    first = count_since(uri, "at", None)
+    assert (first.rows, first.files, first.files_read) == (20, 5, 1)  # four files counted from the log
+    assert first.newest == T0 + timedelta(hours=4, microseconds=3)
+    middle = count_since(uri, "at", T0 + timedelta(hours=2, microseconds=1))
+    assert (middle.rows, middle.files_read) == (2 + 4 + 4, 2)  # the straddling file and the newest are read
+    assert count_since(uri, "at", first.newest).rows == 0
+    assert count_since(str(tmp_path / "none"), "at", None).rows == 0
