@@ -166,3 +166,35 @@ def test_the_url_keeps_the_tls_files_and_hides_nothing_else():
     files = address.tls_files
     assert (str(files.ca_file), str(files.cert_file), str(files.key_file)) == ("/etc/q/ca.pem", "/etc/q/d.pem",
                                                                                "/etc/q/d k.key")  # fmt: skip
+
+
+def test_a_real_nucleus_takes_a_deployment_and_reports_over_mutual_tls_under_the_acl(broker, pki, tmp_path):
+    """The agent (qiloop agent run) with its certificate in its broker URL, the controller with the cloud's."""
+    import json
+    from types import SimpleNamespace
+
+    from nucleus_helpers import Device, Fleet, model_packages
+
+    pytest.importorskip("ultralytics", reason="building test models needs the train extra")
+    packages = model_packages(tmp_path / "models")
+    fleet = Fleet(tmp_path / "fleet", url(broker, pki, cert="qiloop-cloud"))
+    cloud = Session(url(broker, pki, cert="qiloop-cloud"))
+    cam = Device(SimpleNamespace(broker_url=url(broker, pki, cert="cam-1"), root=fleet.root, server=fleet.server),
+                 tmp_path / "cam-1", "cam-1")  # fmt: skip
+    try:
+        assert cloud.accepted.wait(10)
+        cloud.client.subscribe("qiloop/devices/cam-1/#", qos=1)
+        cam.start()
+        done = fleet.publish(fleet.deployment("cam-1", fleet.model(packages["1"]), fleet.code("1")))
+        assert cam.wait_final(done.id).state.value == "SUCCEEDED", cam.log_tail()
+        deadline = time.monotonic() + 20
+        states: list[str] = []
+        while "SUCCEEDED" not in states and time.monotonic() < deadline:
+            states = [json.loads(p).get("state") for t, p in list(cloud.received) if t.endswith("/deployments")]
+            time.sleep(0.1)
+        assert "SUCCEEDED" in states, states
+        assert {t for t, _ in cloud.received} <= {f"qiloop/devices/cam-1/{k}" for k in ("hello", "deployments")}
+    finally:
+        cam.stop()
+        cloud.close()
+        fleet.close()
