@@ -6,7 +6,7 @@ import re
 
 import pytest
 import yaml
-from deploy_files import DEPLOY, REPO, distributions, program_problems
+from deploy_files import DEPLOY, REPO, distributions, program_problems, qiloop_problems
 
 from qiloop.labeling.api.config import WebOptions
 from qiloop.settings import Settings
@@ -68,3 +68,16 @@ def test_mosquitto_requires_client_certificates_and_the_acl():
     assert conf["allow_anonymous"] == "false" and conf["require_certificate"] == "true"
     assert conf["use_identity_as_username"] == "true" and conf["acl_file"] == "/mosquitto/config/acl"
     assert conf["listener"] == "8883"
+
+
+def test_the_commands_the_header_tells_the_operator_to_run_exist():
+    header = [line[1:].strip() for line in (COMPOSE / "compose.yaml").read_text().splitlines() if line.startswith("#")]
+    text = "\n".join(header).replace("\\\n", " ")
+    commands = [line for line in text.splitlines() if line.startswith(("qiloop ", "docker compose"))]
+    assert len(commands) >= 4
+    for line in commands:
+        words = line.split()
+        if words[0] == "docker":
+            words = words[words.index("qiloop") :] if "qiloop" in words else []
+        if words:
+            assert qiloop_problems(words[1:]) == [], line
