@@ -1,8 +1,8 @@
 """What the Data pages show: a paged thumbnail browser of the image store with label status, and one image's history.
 
-A page joins its few rows with the latest label of every image, which is cached
-per label-store version (:meth:`ConsoleSources.latest_labels`), so paging
-through 10^6 images costs a top-k over the in-memory index, not a store scan.
+The images in order with their label status are computed once per index size
+and label-store version (:meth:`ConsoleSources.browse_frame`), so a page costs
+a filter and a slice of that frame, not a sort or a store scan.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from qiloop.console.image_index import page
 from qiloop.core.errors import ConfigurationError
 
 PAGE = 48
@@ -32,12 +31,25 @@ class Tile:
     status: str  # a label status, or UNLABELLED
 
 
-def browse(rows: pl.DataFrame, labels: pl.DataFrame, status: str, source: str, offset: int) -> tuple[list[Tile], int]:
+def ordered(rows: pl.DataFrame, labels: pl.DataFrame) -> pl.DataFrame:
+    """The image index newest first (by ingest time, then sha256) with each image's label status.
+
+    Computed once per index size and label-store version (see :meth:`ConsoleSources.browse_frame`),
+    so a page is a filter and a slice.
+    """
+    known = labels.select(pl.col("image_sha256").alias("sha256"), "status")
+    return (
+        rows.join(known, on="sha256", how="left")
+        .with_columns(pl.col("status").fill_null("UNLABELLED"))
+        .sort(["ingested_at", "sha256"], descending=True, nulls_last=True)
+    )
+
+
+def browse(frame: pl.DataFrame, status: str, source: str, offset: int) -> tuple[list[Tile], int]:
     """One page of images newest first, with each one's label status, and how many images match.
 
     Args:
-        rows: The image index (``image_index.image_frame``).
-        labels: Each image's latest label (``image_sha256``, ``status``).
+        frame: The images in order with their status (:func:`ordered`).
         status: Keep images whose latest label has this status (``UNLABELLED``: none); empty keeps all.
         source: Keep images from this source (``camera`` also keeps ``camera:<id>``); empty keeps all.
     """
@@ -45,20 +57,15 @@ def browse(rows: pl.DataFrame, labels: pl.DataFrame, status: str, source: str, o
     if status and status not in STATUSES:
         raise ConfigurationError(f"unknown label status {status!r}", hint=f"choose one of {', '.join(STATUSES)}")
     if source:
-        rows = rows.filter((pl.col("source") == source) | pl.col("source").str.starts_with(f"{source}:"))
-    known = labels.select(pl.col("image_sha256").alias("sha256"), "status")
-    if status == "UNLABELLED":
-        rows = rows.join(known, on="sha256", how="anti")
-    elif status:
-        rows = rows.join(known.filter(pl.col("status") == status), on="sha256", how="semi")
-    chosen = page(rows, offset, PAGE).join(known, on="sha256", how="left")
-    chosen = chosen.sort(["ingested_at", "sha256"], descending=True, nulls_last=True)
+        frame = frame.filter((pl.col("source") == source) | pl.col("source").str.starts_with(f"{source}:"))
+    if status:
+        frame = frame.filter(pl.col("status") == status)
     tiles = [
         Tile(r["sha256"], r["original_name"] or "unnamed image", r["width"], r["height"], r["source"] or "",
-             r["status"] or "UNLABELLED")
-        for r in chosen.iter_rows(named=True)
+             r["status"])
+        for r in frame.slice(offset, PAGE).iter_rows(named=True)
     ]  # fmt: skip
-    return tiles, rows.height
+    return tiles, frame.height
 
 
 class Thumbnails:

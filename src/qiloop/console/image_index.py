@@ -1,4 +1,4 @@
-"""The image store's rows as a frame, for counts and paged listings that must not build a record per image."""
+"""The image store's rows as a frame, for counts and listings that must not build a record per image."""
 
 from __future__ import annotations
 
@@ -15,11 +15,3 @@ def image_frame(store) -> pl.DataFrame:
     """
     store.refresh()
     return store._index.frame
-
-
-def page(frame: pl.DataFrame, offset: int, limit: int) -> pl.DataFrame:
-    """Rows ``offset .. offset + limit`` newest first (by ingest time, then sha256), without sorting every row."""
-    wanted = offset + limit
-    top = frame.top_k(wanted, by=["ingested_at", "sha256"]) if frame.height > wanted else frame
-    ordered = top.sort(["ingested_at", "sha256"], descending=True, nulls_last=True)
-    return ordered.slice(offset, limit)

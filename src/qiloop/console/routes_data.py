@@ -28,7 +28,7 @@ async def data_page(
     sources = request.app.state.console.sources
 
     def load():
-        return data_view.browse(sources.image_rows(), sources.latest_labels(), status, source, page * data_view.PAGE)
+        return data_view.browse(sources.browse_frame(), status, source, page * data_view.PAGE)
 
     tiles, total = await run_in_threadpool(load)
     pages = max(1, -(-total // data_view.PAGE))

@@ -184,6 +184,13 @@ class ConsoleSources:
 
         return self.cached("latest_labels", version, compute)
 
+    def browse_frame(self) -> pl.DataFrame:
+        """The images newest first with their label status (``data_view.ordered``), per index size and labels."""
+        from qiloop.console.data_view import ordered
+
+        rows, labels = self.image_rows(), self.latest_labels()
+        return self.cached("browse", (rows.height, self.labels.version()), lambda: ordered(rows, labels))
+
     def approved_ids_at(self, version: int) -> pl.Series:
         """Record ids of the latest approved label of each image at label-store ``version`` (never changes)."""
 

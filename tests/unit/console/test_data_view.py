@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from PIL import Image
 
-from qiloop.console.data_view import PAGE, Thumbnails, browse, make_thumbnail
+from qiloop.console.data_view import PAGE, Thumbnails, browse, make_thumbnail, ordered
 from qiloop.core.errors import ConfigurationError
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -36,11 +36,11 @@ def labels(statuses: dict[int, str]) -> pl.DataFrame:
 
 
 def test_pages_are_newest_first_and_carry_the_label_status():
-    tiles, total = browse(index(120), labels({119: "APPROVED", 118: "REJECTED"}), "", "", 0)
+    tiles, total = browse(ordered(index(120), labels({119: "APPROVED", 118: "REJECTED"})), "", "", 0)
     assert total == 120 and len(tiles) == PAGE
     assert [t.name for t in tiles[:3]] == ["img-119.png", "img-118.png", "img-117.png"]
     assert [t.status for t in tiles[:3]] == ["APPROVED", "REJECTED", "UNLABELLED"]
-    last, _ = browse(index(120), labels({}), "", "", 2 * PAGE)
+    last, _ = browse(ordered(index(120), labels({})), "", "", 2 * PAGE)
     assert len(last) == 120 - 2 * PAGE and last[-1].name == "img-0.png"
 
 
@@ -55,15 +55,14 @@ def test_pages_are_newest_first_and_carry_the_label_status():
     ],
 )
 def test_filters(status, source, expected):
-    tiles, total = browse(
-        index(5), labels({1: "APPROVED", 2: "PENDING_VERIFICATION", 3: "APPROVED"}), status, source, 0
-    )
+    frame = ordered(index(5), labels({1: "APPROVED", 2: "PENDING_VERIFICATION", 3: "APPROVED"}))
+    tiles, total = browse(frame, status, source, 0)
     assert [int(t.sha256, 16) for t in tiles] == expected and total == len(expected)
 
 
 def test_an_unknown_status_says_which_exist():
     with pytest.raises(ConfigurationError, match="unknown label status") as caught:
-        browse(index(1), labels({}), "done", "", 0)
+        browse(ordered(index(1), labels({})), "done", "", 0)
     assert "UNLABELLED" in caught.value.hint
 
 
