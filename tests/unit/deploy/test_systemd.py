@@ -9,7 +9,7 @@ import shutil
 import subprocess
 
 import pytest
-from deploy_files import DEPLOY, VENV_BIN, distributions, program_problems
+from deploy_files import DEPLOY, VENV_BIN, distributions, program_problems, qiloop_problems
 
 from qiloop.labeling.api.config import WebOptions
 from qiloop.settings import Settings
@@ -80,3 +80,11 @@ def test_systemd_accepts_every_unit(tmp_path):
         paths.append(str(tmp_path / source.name))
     done = subprocess.run([analyze, "verify", "--man=no", *paths], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout + done.stderr == "", done.stdout + done.stderr
+
+
+def test_the_qiloop_commands_the_environment_files_name_exist():
+    texts = [example.read_text() for example in SYSTEMD.glob("*.example")]
+    named = [span for text in texts for span in re.findall(r"`(qiloop [^`]+)`", text)]
+    assert named, "the examples say where their values come from"
+    for span in named:
+        assert qiloop_problems(shlex.split(span)[1:]) == [], span
