@@ -19,7 +19,7 @@ from labeling_web_helpers import running_service
 from qiloop.core.records import Box, LabelStatus
 from qiloop.labeling import jobs
 from qiloop.labeling.models import Annotation, User
-from qiloop.labeling.simulated import Noise, noisy_boxes
+from qiloop.sim.truth import Noise, noisy_boxes
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

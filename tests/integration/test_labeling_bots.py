@@ -18,12 +18,13 @@ from browser_helpers import synth_images
 from labeling_helpers import ingest_images
 from labeling_web_helpers import running_service
 from qiloop.core.records import LabelRecord
-from qiloop.labeling import bots, jobs
+from qiloop.labeling import jobs
 from qiloop.labeling.consolidation import consolidate
 from qiloop.labeling.goldset import add_gold
 from qiloop.labeling.models import Annotation, Task
-from qiloop.labeling.simulated import SynthTruth, quality
 from qiloop.labeling.workforce import accuracy
+from qiloop.sim import bots
+from qiloop.sim.truth import SynthTruth, quality
 
 pytestmark = pytest.mark.slow
 

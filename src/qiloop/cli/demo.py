@@ -1,10 +1,13 @@
-"""``qiloop demo``: one pass of the loop on embedded defaults, explained as it runs.
+"""``qiloop demo``: two turns of the loop on embedded defaults, explained as they run.
 
-Synthetic photos → image store → label import → a verifier's later corrections →
-point-in-time reads → a labelling job done by bots over the labelling service →
-training, export, evaluation and the gate → the model registry → a device
-inspecting images with results over MQTT → a signed fleet deployment to two
-simulated devices. Each step calls the same library functions the CLI commands do.
+Synthetic photos → image store → label import, a verifier's corrections and
+point-in-time reads (a tour of the label store) → turn 1: a labelling job done by
+bots, training, the gate, approval, a canary rollout to two simulated devices that
+inspect new camera images and send uncertain ones back → turn 2: a labelling job
+for that feedback, pre-labelled by the production model, a new model trained from
+the new label-store version, the gate against production on the same test images,
+and a rollout only when it is better → both turns side by side. Each step is a
+``qiloop.loop`` use case; the workforce and the devices are ``qiloop.sim``.
 """
 
 from __future__ import annotations
@@ -17,52 +20,78 @@ from typing import Annotated
 import typer
 from rich.panel import Panel
 from rich.table import Table
-from rich.text import Text
 
 from qiloop.cli.common import HomeOption, console, settings_for
-from qiloop.cli.demo_edge import inspect_on_device
-from qiloop.cli.demo_fleet import deploy_to_fleet
-from qiloop.cli.demo_label import label_step
+from qiloop.cli.demo_report import print_side_by_side, print_turn, step
 
 
 def demo(
     home: HomeOption = None,
-    n: Annotated[int, typer.Option("--n", help="Synthetic images to generate.")] = 200,
+    n: Annotated[int, typer.Option("--n", min=40, help="Synthetic images to generate.")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic data.")] = 0,
     fresh: Annotated[bool, typer.Option("--fresh", help="Delete the home folder first.")] = False,
-    epochs: Annotated[int, typer.Option("--epochs", help="Training epochs (quick profile); 0 skips training.")] = 10,
-    device_images: Annotated[int, typer.Option("--device-images", help="Camera images the demo device inspects.")] = 24,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs of turn 1 (quick profile).")] = 10,
+    retrain_epochs: Annotated[
+        int, typer.Option("--retrain-epochs", min=1, help="Epochs of turn 2, fine-tuning turn 1's model.")
+    ] = 3,
+    camera: Annotated[
+        int, typer.Option("--camera", min=2, help="New camera images the two devices inspect in each turn.")
+    ] = 60,
 ) -> None:
-    """Run the whole loop on embedded defaults: data, labels, training, registry, and a device inspecting images."""
-    from qiloop.core.records import LabelSource, LabelStatus
-    from qiloop.labelstore import LabelStore
-    from qiloop.labelstore.formats import labels_csv
-    from qiloop.labelstore.importer import import_parsed
-    from qiloop.storage import ImageStore
-    from qiloop.synth import generate_dataset
+    """Run two turns of the loop on embedded defaults: label, train, gate, approve, deploy, inspect, retrain.
 
+    With a short training (--epochs 1) the gate refuses the model with its figures and nothing is deployed.
+    """
     settings = settings_for(home)
     if fresh and settings.home.exists():
         shutil.rmtree(settings.home)
     settings.home.mkdir(parents=True, exist_ok=True)
-    data_dir = settings.home / "demo-data"
     started = time.perf_counter()
-
-    _step(1, f"synthesise {n} metal-tag images (seed {seed})")
-    unlabeled = max(1, n // 25)
-    report = generate_dataset(data_dir, n, seed=seed, unlabeled=unlabeled, progress=True)
-    console.print(f"  {report.images} images, {report.boxes} scratch boxes, {unlabeled} left unlabelled → {data_dir}")
-
-    _step(2, "ingest them into the content-addressed image store")
-    images = ImageStore.from_settings(settings)
-    ingest = images.ingest([data_dir / "images"], source="camera:demo", progress=True)
-    again = images.ingest([data_dir / "images"], source="camera:demo")
+    images, labels, cameras = _tour(settings, n, seed, camera)
+    reports = _turns(settings, images, labels, cameras, seed=seed, epochs=epochs, retrain_epochs=retrain_epochs)
+    print_side_by_side(reports)
     console.print(
-        f"  {len(ingest.added)} added, {len(ingest.rejected)} rejected; "
-        f"ingesting again adds {len(again.added)} ({len(again.duplicates)} duplicates by sha256)"
+        Panel(
+            f"done in {time.perf_counter() - started:.1f} s — home: {settings.home}\n"
+            f"try: qiloop labels stats --home {settings.home}\n"
+            f"     qiloop models ls --home {settings.home}\n"
+            f"     qiloop labeling serve --home {settings.home}\n"
+            f"     mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}",
+            title="qiloop demo",
+        )
     )
 
-    _step(3, "import the labels (reference labels.csv format)")
+
+def _tour(settings, n: int, seed: int, camera: int):
+    """Steps 1-6: data, the image store, the label store's import, corrections and point-in-time reads."""
+    from qiloop.core.records import LabelSource, LabelStatus
+    from qiloop.labelstore import LabelStore
+    from qiloop.labelstore.formats import labels_csv
+    from qiloop.labelstore.importer import import_parsed
+    from qiloop.loop.ingest import ingest_images
+    from qiloop.storage import ImageStore
+    from qiloop.synth import generate_dataset
+
+    data_dir = settings.home / "demo-data"
+    step(1, f"synthesise {n} metal-tag images (seed {seed}) and {2 * camera} new camera images for the line")
+    unlabeled = max(1, n // 25)
+    report = generate_dataset(data_dir, n, seed=seed, unlabeled=unlabeled, progress=True)
+    shots = generate_dataset(settings.home / "camera-data", 2 * camera, seed=seed + 1000)
+    files = sorted(p for p in (settings.home / "camera-data" / "images").rglob("*") if p.is_file())
+    cameras = (files[:camera], files[camera:])
+    console.print(f"  {report.images} images, {report.boxes} scratch boxes, {unlabeled} left unlabelled → {data_dir}")
+    console.print(f"  {shots.images} camera images the devices will inspect, never seen by training")
+
+    step(2, "ingest them into the content-addressed image store")
+    images = ImageStore.from_settings(settings)
+    ingest = ingest_images(images, [data_dir / "images"], source="camera:demo", progress=True)
+    again = ingest_images(images, [data_dir / "images"], source="camera:demo")
+    console.print(
+        f"  {len(ingest.added)} added, {len(ingest.rejected)} rejected; "
+        f"ingesting again adds {len(again.added)} ({again.duplicates} duplicates by sha256)"
+    )
+
+    step(3, "import the labels (reference labels.csv format)")
     labels = LabelStore.from_settings(settings)
     parsed = labels_csv.read(data_dir / "labels.csv")
     result = import_parsed(parsed, images, labels, images_root=data_dir)
@@ -73,7 +102,7 @@ def demo(
     )
     imported_version = result.version
 
-    _step(4, "a verifier corrects two labels later (append-only: nothing is overwritten)")
+    step(4, "a verifier corrects two labels later (append-only: nothing is overwritten)")
     latest = sorted(labels.latest(), key=lambda r: r.image_uri)
     now = datetime.now(timezone.utc)
     rejected, adjusted = latest[0], latest[1]
@@ -90,7 +119,7 @@ def demo(
         f"  rejected {names[rejected.image_sha256]}, adjusted {names[adjusted.image_sha256]} → version {fix.version}"
     )
 
-    _step(5, "point-in-time reads")
+    step(5, "point-in-time reads")
     before = now - timedelta(microseconds=1)
     table = Table("query", "approved images", "table version")
     for name, as_of in [
@@ -107,110 +136,81 @@ def demo(
             f"    {r.event_time:%Y-%m-%d %H:%M:%S}  {r.status.value:<9} {len(r.annotations)} boxes  {r.labeling_job}"
         )
 
-    _step(6, "the label store and the next labelling job's input")
-    stats = labels.stats()
-    for key, value in stats.items():
+    step(6, "the label store and the next labelling job's input")
+    for key, value in labels.stats().items():
         console.print(f"  {key}: {value}")
     todo = images.unlabeled(labels.labeled_sha256s())
     console.print(f"  images without an approved label (next labelling job): {len(todo)}")
-    label_step(settings, images, labels, seed=seed, step=lambda text: _step(7, text))
-    if epochs > 0:
-        _train(settings, images, labels, epochs)
-        inspect_on_device(settings, data_dir / "images", count=device_images, step=lambda text: _step(10, text))
-        deploy_to_fleet(settings, data_dir / "images", step=lambda text: _step(11, text))
-    console.print(
-        Panel(
-            f"done in {time.perf_counter() - started:.1f} s — home: {settings.home}\n"
-            f"try: qiloop labels stats --home {settings.home}\n"
-            f"     qiloop models ls --home {settings.home}\n"
-            f"     qiloop labeling serve --home {settings.home}\n"
-            f"     mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}",
-            title="qiloop demo",
-        )
-    )
+    return images, labels, cameras
 
 
-def _train(settings, images, labels, epochs: int) -> None:
-    """Steps 8-9: the training pipeline on the quick profile, then the registry."""
-    from rich.progress import Progress
-
+def _turns(settings, images, labels, cameras, *, seed: int, epochs: int, retrain_epochs: int, runner=None) -> list:
+    """Steps 7-8: the simulated line joins, then two turns of the loop (the second only after a deployment)."""
+    from qiloop.cli.fleet_results import _line
+    from qiloop.core.deployments import RolloutPolicy
+    from qiloop.labeling.db import Database
     from qiloop.registry import ModelRegistry
+    from qiloop.sim.devices import DEVICES, GROUP, SimulatedLine
+    from qiloop.sim.turn import TurnPlan, World, run_turn
     from qiloop.training.config import TrainConfig
     from qiloop.training.gate import GateConfig
-    from qiloop.training.pipeline import run_training
 
-    config = TrainConfig.resolve(profile="quick", overrides=[f"epochs={epochs}"])
-    _step(8, f"train, export, evaluate and gate a model ({epochs} epochs from {config.model}, quick profile, CPU)")
-    # The default bar (mAP50, precision and recall at the operating point); the demo approves what passes it.
-    gate = GateConfig(approval="auto")
-    registry = ModelRegistry.from_settings(settings)
-    with Progress(console=console, transient=True) as bar:
-        epoch_task = bar.add_task("training", total=config.epochs)
-        result = run_training(
-            config,
-            gate,
-            labels=labels,
-            images=images,
-            registry=registry,
-            workdir=settings.home / "runs" / "demo",
-            on_step=lambda name: console.print(f"  · {name}"),
-            on_epoch=lambda row: bar.update(
-                epoch_task, completed=int(row.get("epoch", 0)), description=f"training mAP50 {row.get('mAP50', 0):.3f}"
-            ),
-        )
-    e, i8 = result.evaluation.summary(), (result.int8_evaluation.summary() if result.int8_evaluation else {})
-    console.print(
-        f"  test split: mAP50 {e['mAP50']:.3f}, mAP50-95 {e['mAP50-95']:.3f}, precision {e['precision']:.3f}, "
-        f"recall {e['recall']:.3f}" + (f"; INT8 mAP50 {i8['mAP50']:.3f}" if i8 else "")
-    )
-    console.print(
-        f"  package: {result.export.folder} ({result.export.fp32_bytes / 1e6:.1f} MB FP32, "
-        f"{(result.export.int8_bytes or 0) / 1e6:.1f} MB INT8), parity: {result.export.parity.summary()}"
-    )
-    point = result.export.folder / "manifest.json"
-    console.print(f"  operating point (chosen on the validation split, in {point}):", highlight=False)
-    for name, p in _operating_point(point).items():
+    runner = runner or run_turn
+    step(7, f"two simulated devices ({', '.join(DEVICES)}) join the line {GROUP}")
+    shown: list[int] = [0]
+
+    def on_result(result) -> None:  # the first few results as they arrive; the rest are counted
+        shown[0] += 1
+        if shown[0] <= 4:
+            console.print("  " + _line(result), highlight=False, soft_wrap=True)
+
+    db = Database.from_settings(settings)
+    line = SimulatedLine.start(settings, on_result=on_result)
+    reports = []
+    try:
+        console.print(f"  broker {line.broker_url}, file server {line.service.files_url}", highlight=False)
+        world = World(settings, images, labels, ModelRegistry.from_settings(settings), db, line,
+                      say=lambda text: console.print(f"  {text}", highlight=False, soft_wrap=True))  # fmt: skip
+        # The default bar; a passing candidate is registered pending approval and the loop's promotion rule
+        # approves it (better than production on the same test images, or the first that passes).
+        gate = GateConfig(approval="manual")
+        policy = RolloutPolicy(canary=1, soak_s=2, health_timeout_s=120)
+        on_epoch = _epoch_printer()
+        first = TrainConfig.resolve(profile="quick", overrides=[f"epochs={epochs}"])
+        step(8, f"turn 1: label what waits, train {_epochs(epochs)} from {first.model}, gate, approve, deploy, inspect")
+        shown[0] = 0
+        reports.append(runner(world, TurnPlan(1, "unlabeled", first, gate, cameras[0], seed=seed, policy=policy,
+                                              on_epoch=on_epoch)))  # fmt: skip
+        print_turn(reports[-1])
+        one = reports[-1]
+        if one.deployed is None or one.collected is None or not one.collected.feedback_waiting:
+            console.print("  no model on the line, or no feedback from it: the loop stops after turn 1", soft_wrap=True)
+            return reports
+        second = TrainConfig.resolve(profile="quick", overrides=[f"epochs={retrain_epochs}", "warmup_epochs=0"])
+        step(9, f"turn 2: label the feedback, fine-tune turn 1's model {_epochs(retrain_epochs)} on the new labels")
+        shown[0] = 0
+        plan = TurnPlan(2, "feedback", second, gate, cameras[1], start_from=one.candidate.weights, seed=seed + 1,
+                        policy=policy, on_epoch=on_epoch)  # fmt: skip
+        reports.append(runner(world, plan))
+        print_turn(reports[-1])
+    finally:
+        line.stop()
+        db.dispose()
+    return reports
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch" + ("" if n == 1 else "s")
+
+
+def _epoch_printer():
+    def on_epoch(row: dict) -> None:
         console.print(
-            f"    {name}: confidence {p['confidence']:.3f} → precision {p['precision']:.3f}, recall {p['recall']:.3f}"
+            f"    epoch {int(row.get('epoch', 0))}: validation mAP50 {row.get('mAP50', float('nan')):.3f}",
+            highlight=False,
         )
-    console.print(f"  gate: {'passed' if result.decision.passed else 'REFUSED'}")
-    for check in result.decision.checks:
-        console.print(f"    {'ok  ' if check.passed else 'FAIL'} {check.detail}", highlight=False)
-    if not result.decision.passed:
-        console.print("  the candidate is kept as an MLflow run, not registered: nothing will be deployed")
 
-    _step(9, "the model registry")
-    versions = (
-        registry.versions(config.name) if result.version is not None or _registered(registry, config.name) else []
-    )
-    if not versions:
-        console.print("  no version registered yet: train longer (qiloop train) or lower the gate's bar")
-        return
-    table = Table("version", "approval", "mAP50", "dataset", "label-store version", "aliases")
-    for v in versions:
-        table.add_row(
-            str(v.version),
-            str(getattr(v.approval, "value", v.approval)),
-            f"{v.metrics.get('mAP50', float('nan')):.3f}",
-            v.dataset_snapshot or "",
-            str(v.label_store_version),
-            ", ".join(v.aliases),
-        )
-    console.print(table)
-
-
-def _operating_point(manifest_path) -> dict:
-    import json
-
-    return json.loads(manifest_path.read_text()).get("operating_point", {}).get("classes", {})
-
-
-def _registered(registry, name: str) -> bool:
-    return name in registry.names()
-
-
-def _step(number: int, text: str) -> None:
-    console.rule(Text(f"{number}. {text}", style="bold"), align="left")
+    return on_epoch
 
 
 def _revise(record, **changes):

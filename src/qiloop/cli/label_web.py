@@ -64,12 +64,13 @@ def bots(
     import contextlib
 
     from qiloop.core.errors import ConfigurationError
-    from qiloop.labeling import bots as bot_service
-    from qiloop.labeling import jobs, simulated
+    from qiloop.labeling import jobs
     from qiloop.labeling.api.app import create_app
     from qiloop.labeling.api.server import BackgroundServer
     from qiloop.labeling.db import Database
     from qiloop.labelstore import LabelStore
+    from qiloop.sim import bots as bot_service
+    from qiloop.sim import truth as simulated
     from qiloop.storage import ImageStore
 
     settings = settings_for(home)

@@ -7,7 +7,7 @@ import pytest
 
 from qiloop.core.errors import ConfigurationError
 from qiloop.core.records import Box
-from qiloop.labeling.simulated import SLOPPY, Noise, noisy_boxes, quality
+from qiloop.sim.truth import SLOPPY, Noise, noisy_boxes, quality
 
 TRUTH = (Box.from_xyxy(10, 10, 60, 30), Box.from_xyxy(100, 40, 110, 90), Box.from_xyxy(0, 0, 5, 5))
 

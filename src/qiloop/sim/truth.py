@@ -1,6 +1,6 @@
 """The simulated workforce's ingredients: known truth, label noise, and how good a consolidation is.
 
-Pure functions and small readers, so the bots (``labeling.bots``) stay an HTTP
+Pure functions and small readers, so the bots (``qiloop.sim.bots``) stay an HTTP
 client and these parts get table tests. Truth is a mapping from an image's
 sha256 to its boxes: from the label store's approved labels, or re-rendered by
 the synthetic generator from an image's original file name.

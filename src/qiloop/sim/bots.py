@@ -31,7 +31,7 @@ from qiloop.core.errors import QiloopError
 from qiloop.core.records import Box
 from qiloop.core.retry import SERVICE_POLL
 from qiloop.labeling.overlap import f1
-from qiloop.labeling.simulated import SLOPPY, Noise, noisy_boxes
+from qiloop.sim.truth import SLOPPY, Noise, noisy_boxes
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The demo's labelling step: synthetic images without labels go through a bot-labelled job into the label store.
+"""A labelling job done by the simulated workforce: unlabelled synthetic images land in the label store, approved.
 
 A real labelling service on a free port, six bots (one sloppy) over HTTP, gold
 images from the imported labels, a bot verifier, and the approved labels read
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from qiloop.cli.demo_label import label_with_bots
 from qiloop.core.records import LabelSource, LabelStatus
 from qiloop.labelstore import LabelStore
 from qiloop.labelstore.formats import labels_csv
 from qiloop.labelstore.importer import import_parsed
 from qiloop.settings import Settings
+from qiloop.sim.workforce import label_with_bots
 from qiloop.storage import ImageStore
 from qiloop.synth import generate_dataset
 
