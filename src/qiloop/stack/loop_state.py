@@ -109,13 +109,39 @@ def _jobs(settings: Settings, state: LoopState) -> set[str]:
 
 
 def _images(settings: Settings, state: LoopState, taken: set[str]) -> None:
-    from qiloop.storage import ImageStore
+    """Count images and feedback columnar (one column of the Delta tables, no records: cheap at 10^6 images)."""
+    from qiloop.storage.backends import delta_options
+    from qiloop.storage.delta_since import rows_since
+    from qiloop.storage.feedback import FEEDBACK_FOLDER
 
-    images = ImageStore.from_settings(settings)
-    state.images = len(images)
-    state.images_waiting = len(images.unlabeled(taken))
-    sent_back = {entry.image_sha256 for entry in images.feedback.list()}
-    state.feedback_waiting = len(sent_back - taken)
+    url = settings.image_store_url.rstrip("/")
+    options = delta_options(url, settings.storage_options(url))
+    stored = _distinct(rows_since(f"{url}/_index", "ingested_at", None, ["sha256"], options).rows, "sha256")
+    sent_back = _distinct(
+        rows_since(f"{url}/{FEEDBACK_FOLDER}", "received_at", None, ["image_sha256"], options).rows, "image_sha256"
+    )
+    state.images = len(stored)
+    state.images_waiting = _not_in(stored, taken)
+    state.feedback_waiting = _not_in(sent_back, taken)
+
+
+def _distinct(rows, column: str):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not rows.num_rows:
+        return pa.array([], pa.string())
+    return pc.unique(rows.column(column).cast(pa.string()))
+
+
+def _not_in(values, taken: set[str]) -> int:
+    """How many of ``values`` (distinct strings) are not in ``taken``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(values) or not taken:
+        return len(values)
+    return len(values) - pc.sum(pc.is_in(values, value_set=pa.array(list(taken), pa.string()))).as_py()
 
 
 def _registry(settings: Settings, state: LoopState, labels, model_name: str | None) -> None:

@@ -36,6 +36,7 @@ def test_images_labels_and_jobs_are_counted(tmp_path):
     from qiloop.labeling.db import Database
     from qiloop.labelstore import LabelStore
     from qiloop.storage import ImageStore
+    from qiloop.storage.feedback import FeedbackEntry
 
     settings = Settings(home=tmp_path)
     records, _ = synth_images(ImageStore.from_settings(settings), photos=2, size=(256, 192), seed=5)
@@ -44,10 +45,17 @@ def test_images_labels_and_jobs_are_counted(tmp_path):
     db = Database.from_settings(settings)
     with db.session() as session:
         jobs.create_job(session, jobs.JobSpec.build(name="j1", classes=["scratch"]), records[2:3])
+    sent = [records[0], records[3], records[3]]  # approved already, waiting (twice: one image)
+    ImageStore.from_settings(settings).feedback.append([
+        FeedbackEntry(image_sha256=r.sha256, image_name="x.png", device_id="cam-1", sequence=i, reason="uncertain",
+                      model_name="scratch-detector", sent_at=datetime.now(timezone.utc))
+        for i, r in enumerate(sent)
+    ])  # fmt: skip
     state = loop_state(settings)
     assert state.images == len(records)
     assert state.approved_labels == 2
     assert state.images_waiting == len(records) - 3  # neither approved nor in a job
+    assert state.feedback_waiting == 1
     assert [(j.name, j.images, j.labeling) for j in state.jobs_open] == [("j1", 1, 1)]
     assert state.labels_since_training == 2  # nothing trained yet
     assert state.last_trained is None

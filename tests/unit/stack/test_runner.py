@@ -86,3 +86,22 @@ def test_a_stopped_record_leaves_nothing_to_stop(tmp_path):
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_part_that_dies_stops_the_stack_and_is_reported(tmp_path):
+    pytest.importorskip("amqtt", reason="the embedded broker needs the broker extra")
+    options = StackOptions(ports={"broker": 0}, without=frozenset(set(PART_NAMES) - {"broker"}), start_timeout=60)
+    stop = threading.Event()
+    bound = threading.Timer(120, stop.set)  # should the death go unnoticed
+    bound.start()
+
+    def ready(record, health):
+        os.kill(record.parts[0].pid, 9)
+
+    try:
+        outcome = run_stack(Settings(home=tmp_path), options, stop, on_ready=ready)
+    finally:
+        bound.cancel()
+    assert outcome.failed is not None and outcome.failed.name == "broker"
+    assert "exit code -9" in outcome.detail and "broker.log" in outcome.detail
+    assert read_record(tmp_path).state == "failed"
