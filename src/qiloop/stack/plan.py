@@ -35,8 +35,30 @@ PORT_OPTIONS = {
     "dagster-webserver": "--dagster-port",
 }
 COLLECTOR_READY = "collecting from"
-DAGSTER_YAML = """# Written by qiloop up: the local Dagster instance of this qiloop home (SQLite storage here).
-# Edit freely; qiloop up writes this file only when it is missing.
+DAGSTER_YAML = """# Written by qiloop up: the local Dagster instance of this qiloop home (SQLite in this folder).
+# Edit freely; qiloop up writes this file only when it is missing. The execution limits are those of
+# deploy/dagster/dagster.yaml (which adds PostgreSQL storage for a deployment beyond a laptop).
+concurrency:
+  runs:
+    max_concurrent_runs: 4
+    tag_concurrency_limits:
+      # One run per trigger kind at a time: two labelling jobs opened together would race for the same images.
+      - key: qiloop/trigger
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
+  pools:
+    # The only pool is `training` (qiloop.orchestration.policies): one training step at a time.
+    default_limit: 1
+
+# Sensor ticks that started nothing are kept a week, so the instance does not grow forever.
+retention:
+  sensor:
+    purge_after_days:
+      skipped: 7
+      failure: 30
+      success: -1
+
 telemetry:
   enabled: false
 """
