@@ -104,27 +104,14 @@ def collect(
 
 @contextlib.contextmanager
 def _watching(collector, settings, enabled: bool):
-    """Run the fleet watcher on the collector's results while the block runs."""
+    """Run the fleet watcher on the collector's results while the block runs (unless ``--no-watch``)."""
     if not enabled:
         yield None
         return
-    from qiloop.fleet.registry_db import FleetDB
-    from qiloop.fleet.watch import FleetWatch, WatchRules, build_alerts
+    from qiloop.fleet.watch import watching
 
-    stoppable: list = []
-    alerts = build_alerts(settings, on_listener=stoppable.append)
-    registry = FleetDB.from_settings(settings)
-    watch = FleetWatch(alerts, collector.intake.db, registry, WatchRules.from_settings(settings))
-    collector.on_result(watch.observe)
-    watch.start()
-    try:
+    with watching(collector, settings) as watch:
         yield watch
-    finally:
-        watch.stop()
-        for listener in stoppable:
-            listener.stop()
-        registry.close()
-        alerts.store.close()
 
 
 @results_app.command("ls")

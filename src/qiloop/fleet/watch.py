@@ -19,11 +19,12 @@ person resolves them (``qiloop fleet alerts resolve``).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -207,6 +208,35 @@ class FleetWatch:
 
 def _non_decreasing(values: list[int]) -> bool:
     return all(b >= a for a, b in itertools.pairwise(values))
+
+
+@contextlib.contextmanager
+def watching(collector, settings, registry=None) -> Iterator[FleetWatch]:
+    """Run a :class:`FleetWatch` on ``collector``'s results for the block (``qiloop collect``, the fleet service).
+
+    Args:
+        collector: A started or starting :class:`~qiloop.fleet.collector.Collector`; its results database is read.
+        settings: Alerts, listeners and rules come from it.
+        registry: The controller's :class:`~qiloop.fleet.registry_db.FleetDB` (default: opened from ``settings``).
+    """
+    from qiloop.fleet.registry_db import FleetDB
+
+    stoppable: list = []
+    alerts = build_alerts(settings, on_listener=stoppable.append)
+    own = registry is None
+    registry = registry if registry is not None else FleetDB.from_settings(settings)
+    watch = FleetWatch(alerts, collector.intake.db, registry, WatchRules.from_settings(settings))
+    collector.on_result(watch.observe)
+    watch.start()
+    try:
+        yield watch
+    finally:
+        watch.stop()
+        for listener in stoppable:
+            listener.stop()
+        if own:
+            registry.close()
+        alerts.store.close()
 
 
 def build_alerts(settings, *, metrics_registry=None, webhook: bool = True, labeling: bool | None = None,
