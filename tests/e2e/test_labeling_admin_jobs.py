@@ -36,7 +36,7 @@ def test_admin_creates_jobs_from_the_jobs_page(tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         log_in(page, service.url, "ada")
         page.goto(f"{service.url}/admin")
-        assert page.is_visible("#new-job-form")  # open: there is no job yet
+        assert page.is_visible("#new-job-form")
         assert "create one above" in page.text_content("#jobs")
         page.check('#new-job-form input[name="source"][value="unlabeled"]')
         create(page, "week-47", limit="3", annotators="2", instructions="Every scratch, however faint.")
@@ -50,18 +50,24 @@ def test_admin_creates_jobs_from_the_jobs_page(tmp_path):
             assert (job.annotators_per_image, job.instructions) == (2, "Every scratch, however faint.")
             assert job.classes == list(service.settings.classes) and summary(session, job).images == 3
 
-        page.click("#new-job summary")
         create(page, "week-47", instructions="kept as typed")
         assert "already exists" in page.text_content("#job-error")
         assert page.input_value('#new-job-form [name="instructions"]') == "kept as typed"
         create(page, "bad name!")
         assert "invalid job" in page.text_content("#job-error")
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        payload = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
+        create(page, payload, instructions=payload)  # refused, and echoed back as text only
+        assert "invalid job" in page.text_content("#job-error")
+        assert page.input_value('#new-job-form input[name="name"]') == payload
+        assert page.input_value('#new-job-form [name="instructions"]') == payload
+        assert page.locator("main img, main script").count() == 0 and dialogs == []
         create(page, "rest", classes="scratch, dent")
         assert page.url.endswith("/admin?created=rest")
         with service.db.session() as session:
             rest = get_job(session, "rest")
             assert rest.classes == ["scratch", "dent"] and summary(session, rest).images == 1  # what was left
-        page.click("#new-job summary")
         create(page, "empty")
         assert "no image to label" in page.text_content("#job-error")
 
