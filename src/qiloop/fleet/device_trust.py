@@ -110,7 +110,8 @@ class DeviceTrust:
         if key is None:
             raise UntrustedMessage(
                 f"enrollment of {device!r} refused: no unused, unexpired token of this device matches",
-                kind=kind, hint="create a new token with qiloop fleet enroll-token --device " + device,
+                kind=kind, hint=f"create a new token (qiloop fleet enroll-token --device {device}), or admit the"
+                f" key it presented: qiloop fleet add-key --device {device} --pending", pending=public,
             )  # fmt: skip
         log.info("device %s enrolled with key %s", device, key.key_id)
         return data

@@ -101,6 +101,11 @@ def test_a_forged_hello_registers_nothing(controller, key, thief, forged):
     assert controller.receive(hello_topic("cam-1"), payload) == "rejected"
     assert controller.db.devices() == [] and controller.db.device_key("cam-1") is None
     assert controller.outcomes[("hello", "rejected")] == 1
+    # a hello signed by the key it presents waits for an admin (listed, never admitted on its own)
+    waiting = [(p.device_id, p.key_id) for p in controller.db.pending_devices()]
+    assert waiting == ([] if forged == "unsigned" else [("cam-1", json.loads(payload)["key_id"])])
+    controller.step()
+    assert controller.db.devices() == []
 
 
 def _swap_key(payload: bytes, signer: MessageSigner) -> bytes:
