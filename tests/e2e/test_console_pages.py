@@ -122,6 +122,11 @@ def seed_fleet(settings, records) -> None:
                                created_at=now - 3000, phase_since=now - 2900, devices=["cam-1", "cam-2"],
                                canaries=["cam-1"], outcome={"cam-1": "SUCCEEDED", "cam-2": "SUCCEEDED"}))  # fmt: skip
     fleet.close()
+    from qiloop.fleet.alerts import Alert, AlertKind, AlertStore
+
+    alerts = AlertStore.from_settings(settings)
+    alerts.open(Alert(AlertKind.DEVICE_OFFLINE, "cam-2", "cam-2 has not been heard from for 3600 s"))
+    alerts.close()
     results = ResultsDB.from_settings(settings)
     start = datetime.now(timezone.utc) - timedelta(minutes=55)
     for i in range(12):
@@ -198,6 +203,7 @@ def test_loop_page_counts_every_stage(console, tmp_path):
     assert "production: scratch-detector/1" in page.text_content("#stage-models")
     assert "1 candidate" in page.text_content("#stage-models")
     assert "1 of 2 devices online" in page.text_content("#stage-fleet")
+    assert "1 open alert" in page.text_content("#stage-fleet")
     counts = page.text_content("#counts")
     assert "after scratch-detector/2" in counts  # the newest trained version
     assert page.locator("#stage-models").get_attribute("href") == "/models"
@@ -250,6 +256,9 @@ def test_fleet_pages_show_devices_rollouts_and_charts(console, tmp_path):
     assert "scratch-detector 1" in cam1.text_content() and "21.0 %" in cam1.text_content()
     rollout = page.locator("#rollouts tbody tr").first
     assert "SUCCEEDED" in rollout.text_content() and "cam-1 (canary): SUCCEEDED" in rollout.text_content()
+    alert = page.locator("#alerts tbody tr.alert.open")
+    assert alert.count() == 1 and "has not been heard from" in alert.text_content()
+    assert page.locator("#alerts form").count() == 0  # resolving is for admins
     page.screenshot(path=str(shots(tmp_path) / "fleet.png"), full_page=True)
 
     page.click("#devices >> text=cam-1")
@@ -259,6 +268,13 @@ def test_fleet_pages_show_devices_rollouts_and_charts(console, tmp_path):
     latency = page.locator("#charts figure.chart", has_text="Latency")
     assert latency.locator("g.series").count() == 2  # p50 and p95
     page.screenshot(path=str(shots(tmp_path) / "fleet-device.png"), full_page=True)
+
+    admin = open_page(browser, service, "ada", "/fleet/devices/cam-2", errors)
+    admin.fill("#alerts input[name=resolution]", "moved to line B")
+    admin.click("#alerts button")
+    admin.wait_for_load_state("networkidle")
+    assert admin.locator("#alerts tr.alert.open").count() == 0
+    assert "moved to line B (ada, console)" in admin.text_content("#alerts tr.alert.resolved")
 
     page.goto(f"{service.url}/fleet/lines/line-a?window=6h")
     assert "2 device(s)" in page.text_content("#members")
@@ -340,6 +356,7 @@ def test_metrics_and_roles(console):
     assert 'qiloop_device_online{device="cam-1"} 1.0' in body
     assert 'qiloop_device_online{device="cam-2"} 0.0' in body
     assert 'qiloop_device_defect_rate{device="cam-1"} 0.21' in body
+    assert "qiloop_fleet_alerts_open" in body
     assert 'qiloop_console_requests_total{route="/metrics",status="200"}' in service.api("ada").get("/metrics").text
     anonymous = service.api(None).get("/metrics")  # no token: sent to the login, no figure shown
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")

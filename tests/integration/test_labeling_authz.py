@@ -134,6 +134,8 @@ def cases(ctx: dict) -> list[tuple[str, str, str, dict, Callable[[str, str], dic
         ("GET", "/fleet", "/fleet", VERIFIER_PAGE, none),
         ("GET", "/fleet/devices/{device_id}", "/fleet/devices/cam-1", VERIFIER_PAGE_MISSING, none),
         ("GET", "/fleet/lines/{group}", "/fleet/lines/line-a", VERIFIER_PAGE_MISSING, none),
+        ("POST", "/fleet/alerts/{alert_id}/resolve", "/fleet/alerts/1/resolve", ADMIN_FORM_MISSING,
+         lambda r, v: {"data": {"resolution": "checked"}}),
         ("GET", "/results", "/results", VERIFIER_PAGE, none),
         ("GET", "/data", "/data", VERIFIER_PAGE, none),
         ("GET", "/data/{sha256}", f"/data/{ctx['sha_a']}", VERIFIER_PAGE, none),

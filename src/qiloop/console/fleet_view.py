@@ -106,3 +106,12 @@ def _clock(x: float) -> str:
 
 def _day(x: float) -> str:
     return datetime.fromtimestamp(x, tz=timezone.utc).strftime("%m-%d %H:%M")
+
+
+def alerts(sources, *, device: str | None = None, limit: int = 50) -> list[Any]:
+    """Open alerts first, then the newest resolved ones (of one ``device`` when given)."""
+    store = sources.alerts()
+    if store is None:
+        return []
+    found = store.list(subject=device, limit=limit)
+    return sorted(found, key=lambda a: (a.resolved_at is not None, -(a.id or 0)))

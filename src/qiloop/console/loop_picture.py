@@ -43,7 +43,8 @@ def stages(state: LoopState) -> list[Stage]:
         Stage("models", "Training · registry", (_plural(state.candidates, "candidate"),
               f"production: {state.production or 'none'}"), "/models", c2, r1, state.candidates > 0),
         Stage("fleet", "Fleet", (f"{state.devices_online} of {_plural(state.devices, 'device')} online",
-              *(by_version or ["no model running"])), "/fleet", c1, r1),
+              *(by_version or ["no model running"])[:1], _plural(state.alerts_open, "open alert")), "/fleet", c1, r1,
+              state.alerts_open > 0),
         Stage("results", "Results", ("inspections and verdicts", "uncertain images → image store"), "/results",
               c0, r1),
     ]  # fmt: skip

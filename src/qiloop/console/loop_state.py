@@ -45,6 +45,7 @@ class LoopState:
     devices_online: int
     devices_by_version: dict[str, int]
     feedback_waiting: int
+    alerts_open: int
     label_store_version: int | None
     running: list[str] = field(default_factory=list)
     missing: dict[str, str] = field(default_factory=dict)  # part → how to start it
@@ -105,6 +106,7 @@ def _compute(sources: ConsoleSources, model_name: str) -> LoopState:
         devices_online=fleet["online"],
         devices_by_version=fleet["by_version"],
         feedback_waiting=feedback,
+        alerts_open=len(sources.alerts().list(open_only=True, limit=0)) if sources.alerts() is not None else 0,
         label_store_version=sources.labels.version(),
         running=running,
         missing=missing,

@@ -126,6 +126,15 @@ class FleetCollector:
             families["depth"].add_metric(key, status.outbox_depth)
             families["dropped"].add_metric(key, status.outbox_dropped)
         yield from families.values()
+        alerts = self.sources.alerts()
+        open_alerts = GaugeMetricFamily("qiloop_fleet_alerts_open", "Fleet alerts open now, by kind", labels=["kind"])
+        if alerts is not None:
+            counts: dict[str, int] = {}
+            for alert in alerts.list(open_only=True, limit=0):
+                counts[alert.kind.value] = counts.get(alert.kind.value, 0) + 1
+            for kind, n in sorted(counts.items()):
+                open_alerts.add_metric([kind], n)
+        yield open_alerts
 
 
 class MetricsMiddleware:

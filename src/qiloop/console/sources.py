@@ -49,6 +49,7 @@ class ConsoleSources:
         self._service_images, self._images = image_store, None
         self._images_lock = threading.Lock()
         self._registry, self._fleet, self._results = registry, fleet_db, results_db
+        self._alerts: Any = None
         self.templates = environment()
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[Any, Any]] = {}
@@ -81,6 +82,15 @@ class ConsoleSources:
 
                 self._results = ResultsDB.from_settings(self.settings)
             return self._results
+
+    def alerts(self) -> Any | None:
+        """The fleet's alert store (what the fleet's watch raised), or None when there is no fleet yet."""
+        with self._lock:
+            if self._alerts is None and self.fleet_path.is_file():
+                from qiloop.fleet.alerts import AlertStore
+
+                self._alerts = AlertStore.from_settings(self.settings)
+            return self._alerts
 
     def image_rows(self) -> pl.DataFrame:
         """One row per stored image, current (see :func:`qiloop.console.image_index.image_frame`)."""
@@ -201,7 +211,7 @@ class ConsoleSources:
 
     def close(self) -> None:
         """Close the fleet databases this object opened."""
-        for part in (self._fleet, self._results):
+        for part in (self._fleet, self._results, self._alerts):
             if part is not None:
                 part.close()
 
