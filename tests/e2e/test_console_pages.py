@@ -101,6 +101,7 @@ def seed_registry(settings, tmp: Path, label_versions: list[int]) -> None:
             run.log_metrics({"gate/min_metric": metrics["mAP50"], "gate/min_recall": metrics["recall"]})
             approval = ApprovalStatus.APPROVED if k == 1 else ApprovalStatus.PENDING
             registry.register(run, folder, name=MODEL, approval=approval)
+    registry.start_candidate_run(MODEL, {"epochs": 30})  # a third candidate still training: left running
 
 
 def seed_fleet(settings, records) -> None:
@@ -204,6 +205,7 @@ def test_loop_page_counts_every_stage(console, tmp_path):
     assert "1 candidate" in page.text_content("#stage-models")
     assert "1 of 2 devices online" in page.text_content("#stage-fleet")
     assert "1 open alert" in page.text_content("#stage-fleet")
+    assert "training run" in page.text_content("#running")
     counts = page.text_content("#counts")
     assert "after scratch-detector/2" in counts  # the newest trained version
     assert page.locator("#stage-models").get_attribute("href") == "/models"

@@ -15,6 +15,7 @@ from datetime import datetime
 import polars as pl
 from sqlalchemy import func, select
 
+from qiloop.console.render import when
 from qiloop.console.sources import ConsoleSources
 from qiloop.core.errors import NotFoundError
 from qiloop.labeling.jobs import JobState, queued_sha256s
@@ -78,6 +79,7 @@ def _compute(sources: ConsoleSources, model_name: str) -> LoopState:
         running.append(f"labelling: {leased} task(s) leased to labellers")
 
     models = _models(sources, model_name, missing)
+    running += _training(sources, model_name)
     last = models["last"]
     since = approved
     if last is not None:
@@ -131,6 +133,23 @@ def _models(sources: ConsoleSources, name: str, missing: dict[str, str]) -> dict
     out["candidates"] = sum(1 for v in versions if v.approval == ApprovalStatus.PENDING)
     out["production"] = next((v.ref for v in versions if v.is_production), None)
     return out
+
+
+def _training(sources: ConsoleSources, name: str) -> list[str]:
+    """Training runs of ``name``'s experiment that MLflow records as running (a crashed one stays so: see its age)."""
+    registry = sources.registry()
+    if registry is None:
+        return []
+    experiment = registry.client.get_experiment_by_name(name)  # read only: never creates the experiment
+    if experiment is None:
+        return []
+    runs = registry.client.search_runs(
+        [experiment.experiment_id],
+        "attributes.status = 'RUNNING'",
+        max_results=5,
+        order_by=["attributes.start_time DESC"],
+    )
+    return [f"training run {r.info.run_id[:8]} of {name}, started {when(r.info.start_time / 1000)}" for r in runs]
 
 
 def _fleet(sources: ConsoleSources, running: list[str], missing: dict[str, str]) -> dict:
