@@ -97,6 +97,7 @@ def acl(
     Service accounts read and write the whole qiloop/ tree. Point Mosquitto at it with acl_file, together
     with allow_anonymous false and a password_file (mosquitto_passwd) or client certificates
     (require_certificate true, use_identity_as_username true); see deploy/compose/mosquitto/mosquitto.conf.
+    Regenerate it when devices join: Mosquitto rereads it on SIGHUP (systemctl reload mosquitto).
     """
     from qiloop.broker.acl import SERVICES, DeviceAccess, acl_text, write_acl
     from qiloop.core.errors import ConfigurationError
