@@ -37,7 +37,7 @@ def test_admin_creates_jobs_from_the_jobs_page(tmp_path):
         log_in(page, service.url, "ada")
         page.goto(f"{service.url}/admin")
         assert page.is_visible("#new-job-form")
-        assert "create one above" in page.text_content("#jobs")
+        assert "create one below" in page.text_content("#jobs")
         page.check('#new-job-form input[name="source"][value="unlabeled"]')
         create(page, "week-47", limit="3", annotators="2", instructions="Every scratch, however faint.")
         assert page.url.endswith("/admin?created=week-47")
