@@ -9,6 +9,7 @@ it. The candidate passes Dagster's blocking check ``gate`` (see
 """
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Literal
@@ -198,9 +199,11 @@ def _as_candidate(metadata: dict, metric: str) -> SimpleNamespace:
 
 
 class RolloutConfig(dg.Config):
-    """Which version goes out (default: production) and whether a group no device joined yet is accepted."""
+    """Which version goes out and whether a group no device joined yet is accepted."""
 
-    ref: str | None = Field(default=None, description="NAME/VERSION; unset: the production version.")
+    ref: str | None = Field(
+        default=None, description="NAME/VERSION; unset: the version the model_version step approved, if any."
+    )
     allow_new_target: bool = Field(default=False, description="Record it for a group no device has joined yet.")
 
 
@@ -208,23 +211,26 @@ class RolloutConfig(dg.Config):
     group_name=GROUP,
     deps=[model_version],
     retry_policy=NETWORK_RETRY,
-    description="A signed canary rollout of the approved version to its device group (canaries first, the rest "
-    "after the soak, rolled back on failure), carried out by the running fleet controller.",
+    output_required=False,
+    description="A signed canary rollout of the newly approved version to its device group (canaries first, the "
+    "rest after the soak, rolled back on failure), carried out by the running fleet controller. Nothing is rolled "
+    "out when the version step approved nothing (the candidate did not beat production).",
     kinds={"mqtt"},
 )
 def rollout(
     context: dg.AssetExecutionContext, config: RolloutConfig, registry: RegistryResource, fleet: FleetResource
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     from qiloop.loop.deploy import deploy_version, outcome_of, wait_for_rollout
 
     started = time.perf_counter()
-    models, controller = registry.open(), fleet.open()
     ref = config.ref
     if ref is None:
-        production = models.production(registry.model_name)
-        if production is None:
-            raise dg.Failure(description=f"no approved version of {registry.model_name} to roll out")
-        ref = production.ref
+        version = latest_metadata(context.instance, "model_version")
+        if not version.get("approved"):
+            context.log.info(f"nothing new to roll out: {version.get('reason') or 'no version was approved'}")
+            return
+        ref = str(version["ref"])
+    models, controller = registry.open(), fleet.open()
     target = fleet.target()
     recorded = deploy_version(
         controller, models, target, ref, policy=fleet.policy(), allow_new_target=config.allow_new_target
@@ -245,7 +251,7 @@ def rollout(
         raise dg.Failure(
             description=f"rollout {outcome.id} of {ref} {outcome.phase}: {outcome.reason}", metadata=metadata
         )
-    return dg.MaterializeResult(metadata=metadata)
+    yield dg.MaterializeResult(metadata=metadata)
 
 
 def _size(folder: Path) -> int:
