@@ -368,3 +368,49 @@ def test_metrics_and_roles(console):
     # A verifier cannot decide on a model, even with a token.
     refused = service.api("vera").post(f"/models/{MODEL}/1/decision", data={"decision": "reject", "reason": "x"})
     assert refused.status_code == 403
+
+
+XSS_HOOK = "window.__xssHits = []; window.__xss = (n) => window.__xssHits.push(n);"
+
+
+def test_no_payload_runs_or_is_served_verbatim_on_the_console(tmp_path):
+    """Image names, job names and device results carrying script payloads, shown with the CSP bypassed."""
+    from labeling_helpers import png
+    from qiloop.core.records import LabelRecord, LabelStatus
+    from qiloop.fleet.results_db import ResultsDB
+    from qiloop.protocol.messages import InferenceResult
+    from xss_payloads import payloads
+
+    corpus = payloads()[:24]
+    with running_service(tmp_path, images=0, job=None) as service, chromium() as browser:
+        named = [service.images.ingest_bytes(png(k), name=f"{payload}.png") for k, payload in enumerate(corpus)]
+        service.labels.append([
+            LabelRecord(image_uri=r.uri, image_sha256=r.sha256, image_width=r.width, image_height=r.height,
+                        image_depth=r.depth, event_time=datetime.now(timezone.utc), labeling_job=corpus[k % 24][:128],
+                        status=LabelStatus.APPROVED, verifier="vera")
+            for k, r in enumerate(named)
+        ])  # fmt: skip
+        results = ResultsDB.from_settings(service.settings)
+        for k in range(len(named)):
+            results.add_result(InferenceResult(device_id="cam-x", sequence=k, image_name=corpus[k], image_sha256="",
+                                               model_name="m", model_version=corpus[k][:40], verdict="pass",
+                                               latency_ms=1.0))  # fmt: skip
+        results.flush()
+        results.close()
+
+        context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 800})
+        context.add_init_script(XSS_HOOK)
+        dialogs: list[str] = []
+        page = context.new_page()
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        log_in(page, service.url, "ada")
+        client = service.api("ada")
+        paths = ["/loop", "/data", "/results", "/fleet", "/models"] + [f"/data/{r.sha256}" for r in named[:6]]
+        for path in paths:
+            page.goto(f"{service.url}{path}")
+            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(50)
+            assert page.evaluate("window.__xssHits") == [] and dialogs == [], path
+            body = client.get(path).text
+            leaked = [p for p in corpus if "<" in p and p in body]
+            assert leaked == [], f"{path} serves payloads verbatim: {leaked[:3]}"
