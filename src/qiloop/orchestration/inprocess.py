@@ -65,6 +65,18 @@ def run_turn(
         run_config: Dagster run config, e.g. ``{"ops": {"train": {"config": {"overrides": ["epochs=1"]}}}}``.
         instance: Where the run is recorded (default: an ephemeral one).
         swap: Resources to replace or change by key (``fleet={"wait_s": 60}``, see ``resources_for``).
+
+    Example:
+        A turn that fine-tunes the last turn's weights, approves the candidate if it beats
+        production, and waits up to a minute for the rollout (a fleet controller must run)::
+
+            first = run_turn(settings, run_config={"ops": {"train": {"config": {"overrides": ["epochs=3"]}}}})
+            second = run_turn(
+                settings,
+                run_config={"ops": {"train": {"config": {"start_from": first.figure("trained_candidate", "weights")}}}},
+                fleet={"wait_s": 60},
+            )
+            second.gate_passed, second.figure("model_version", "approved"), second.skipped
     """
     result = dg.materialize(
         loop_assets(settings.training_profile),
