@@ -7,6 +7,7 @@ import sqlite3
 import time
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import polars as pl
 import pytest
 from deltalake import DeltaTable
@@ -221,3 +222,26 @@ def test_a_stored_result_keeps_every_field_of_the_message(tmp_path):
     row = pl.read_delta(str(tmp_path / "fleet-results" / "results")).row(0, named=True)
     assert (row["day"], row["n_detections"], row["max_score"]) == ("2024-05-01", 1, pytest.approx(0.42))
     assert json.loads(row["payload"])["detections"][0]["score"] == 0.42
+
+
+def test_paging_through_a_long_day_in_widening_windows_matches_a_full_sort(tmp_path):
+    rng = np.random.default_rng(4)
+    seconds = rng.uniform(0, 40 * 3600, 400)  # 40 hours: two days, many windows, some equal times
+    seconds[::7] = seconds[0]
+    with ResultsDB(tmp_path / "fleet.db", batch_size=90, background=False) as db:
+        for seq, s in enumerate(seconds):
+            db.add_result(result(f"cam-{seq % 4}", seq, float(s), verdict="fail" if seq % 3 == 0 else "pass"))
+        db.flush()
+        for where in (ResultFilter(), ResultFilter(verdict="fail"),
+                      ResultFilter(since=T0 + timedelta(hours=5), until=T0 + timedelta(hours=30))):  # fmt: skip
+            everything = db.page(where, limit=0).rows
+            expected = everything.select("time", "device_id", "sequence").rows()
+            assert expected == sorted(expected, key=lambda r: (-r[0].timestamp(), r[1], -r[2]))
+            walked, cursor = [], None
+            while True:
+                page = db.page(where, limit=13, after=cursor)
+                walked += page.rows.select("time", "device_id", "sequence").rows()
+                if page.next is None:
+                    break
+                cursor = page.next
+            assert walked == expected
