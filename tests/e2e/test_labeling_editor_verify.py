@@ -8,6 +8,9 @@ and approving them both asks first.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from browser_helpers import chromium, log_in, synth_images
@@ -15,6 +18,8 @@ from labeling_web_helpers import running_service
 from qiloop.core.records import Box
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 WHOLE = Box.from_xyxy(50, 50, 150, 150)  # a diagonal scratch
 HALF = Box.from_xyxy(50, 50, 100, 100)  # its first half, as the other annotator saw it (IoU 0.25)
@@ -50,6 +55,8 @@ def test_two_annotators_boxes_all_reach_the_verifier_who_is_warned_of_near_dupli
         assert page.is_visible("#duplicates")
         assert "boxes 1 and 2 (100 % overlap)" in page.text_content("#duplicates")
         assert page.locator("#box-list li.duplicate").count() == 2
+        out = DOCS if os.environ.get("QILOOP_DOCS_SCREENSHOTS") == "1" else tmp_path
+        page.screenshot(path=str(out / "labeling-near-duplicates.png"))
 
         dialogs = []
         page.once("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
