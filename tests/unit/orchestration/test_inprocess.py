@@ -97,3 +97,19 @@ def test_the_delta_upkeep_merges_small_files_and_keeps_every_label_version(loop,
     assert figures["labels/files_vacuumed"] == 0  # the label store is never vacuumed
     assert {r.image_sha256 for r in labels.latest(as_of=first_version)} == before  # time travel still reads v1
     assert len(ImageStore.from_settings(settings)) == 6
+
+
+def test_the_local_loop_keeps_its_cursors_and_runs_in_the_home(settings):
+    from qiloop.orchestration.inprocess import LocalLoop
+
+    drop(settings.camera_folder, range(2))
+    first = LocalLoop(settings)
+    [turn] = first.tick("camera_folder")
+    assert turn.success and (settings.home / "dagster").is_dir()
+    first.instance.dispose()
+    again = LocalLoop(settings)  # a new process on the same home: the cursor and the run are still there
+    try:
+        assert again.tick("camera_folder") == []
+        assert again.instance.get_run_by_id(turn.run_id) is not None
+    finally:
+        again.instance.dispose()
