@@ -1,9 +1,10 @@
 """Opening a labelling job from a source of images: those without an approved label, or device feedback.
 
 What ``qiloop labeling jobs create --from unlabeled|feedback`` does, for callers
-that hold open stores (the admin's form and JSON API): images another job
-holds are left out before ``limit`` applies, feedback images bring their
-device's boxes as pre-labels, and :func:`qiloop.labeling.jobs.create_job`
+that hold open stores (the admin's form and JSON API): images another job holds
+are left out before ``limit`` applies (and, of feedback, images approved since
+they came back, as ``qiloop.loop.labeling_job`` does); feedback images bring
+their device's boxes as pre-labels; :func:`qiloop.labeling.jobs.create_job`
 makes the job.
 """
 
@@ -15,7 +16,7 @@ from qiloop.labeling.db import Database
 
 SOURCES = {
     "unlabeled": "images without an approved label",
-    "feedback": "images devices sent back, with their model's boxes as pre-labels",
+    "feedback": "images devices sent back, not approved yet, with their model's boxes as pre-labels",
 }
 
 
@@ -41,7 +42,7 @@ def open_job(
         queued = jobs.queued_sha256s(session)
     prelabels = None
     if source == "feedback":
-        records, prelabels = jobs.feedback_images(image_store, limit, exclude=queued)
+        records, prelabels = jobs.feedback_images(image_store, limit, exclude=queued | label_store.labeled_sha256s())
         spec = spec.model_copy(update={"prelabel_source": "feedback"})
     else:
         records = jobs.images_without_approved_label(image_store, label_store, limit, exclude=queued)

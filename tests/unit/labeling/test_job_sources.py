@@ -8,7 +8,7 @@ import pytest
 
 from labeling_helpers import add_users, ingest_images
 from qiloop.core.errors import ConfigurationError, NotFoundError
-from qiloop.core.records import Box
+from qiloop.core.records import Box, LabelRecord
 from qiloop.labeling import jobs, tasks
 from qiloop.labeling.api.progress import job_progress
 from qiloop.labeling.job_sources import open_job
@@ -46,14 +46,19 @@ def test_feedback_images_bring_their_device_boxes_as_pre_labels(db, stores):
     images, labels = stores
     records = ingest_images(images, 3)
     seen = Box.from_xyxy(5, 5, 40, 12, score=0.41)
+    now = datetime.now(timezone.utc)
     images.feedback.append(
         [
             FeedbackEntry(
-                image_sha256=records[1].sha256, image_name="cam.png", device_id="dev-1", sequence=0,
-                reason="uncertain", model_name="scratch", prelabels=[seen], sent_at=datetime.now(timezone.utc),
+                image_sha256=r.sha256, image_name="cam.png", device_id="dev-1", sequence=i,
+                reason="uncertain", model_name="scratch", prelabels=[seen], sent_at=now,
             )
+            for i, r in enumerate(records[1:])
         ]
     )  # fmt: skip
+    approved = records[2]  # approved since it came back: not labelled again
+    labels.append([LabelRecord(image_uri=approved.uri, image_sha256=approved.sha256, image_width=approved.width,
+                               image_height=approved.height, image_depth=approved.depth, event_time=now)])  # fmt: skip
     summary = open_job(db, images, labels, spec("fb"), "feedback")
     assert summary.images == 1
     with db.session() as session:
