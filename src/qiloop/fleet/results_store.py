@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from qiloop.core.errors import StoreError
@@ -30,6 +30,9 @@ from qiloop.core.retry import DELTA_COMMIT, DELTA_LOG_RETRIES, Policy
 
 log = logging.getLogger(__name__)
 KINDS = ("results", "status")
+# Row groups of this many rows keep the statistics on ``time`` fine enough that reading
+# a page's payloads (a narrow time range) decodes a row group, not a compacted day.
+ROW_GROUP_ROWS = 32_768
 JOURNAL_KEY, UPTO_KEY = "qiloop.journal", "qiloop.journal_upto"
 
 
@@ -87,9 +90,9 @@ class ResultsStore:
             table = self.open(kind)
             if table is None:
                 write_deltalake(url, rows, partition_by=["day"], mode="append", commit_properties=properties,
-                                storage_options=self.storage_options or None)  # fmt: skip
+                                storage_options=self.storage_options or None, writer_properties=_writer())  # fmt: skip
                 return 0
-            write_deltalake(table, rows, mode="append", commit_properties=properties)
+            write_deltalake(table, rows, mode="append", commit_properties=properties, writer_properties=_writer())
             return table.version()
 
         try:
@@ -121,7 +124,7 @@ class ResultsStore:
         if table is None or not days:
             return 0
         try:
-            metrics = table.optimize.compact(partition_filters=[("day", "in", days)])
+            metrics = table.optimize.compact(partition_filters=[("day", "in", days)], writer_properties=_writer())
         except (DeltaError, OSError) as exc:  # compaction is an optimisation: the next one tries again
             log.warning("compacting the fleet %s table failed: %s", kind, exc)
             return 0
@@ -131,3 +134,7 @@ class ResultsStore:
         """Data files in the current version of the ``kind`` table."""
         table = self.open(kind)
         return 0 if table is None else len(table.file_uris())
+
+
+def _writer() -> WriterProperties:
+    return WriterProperties(compression="ZSTD", max_row_group_size=ROW_GROUP_ROWS)
