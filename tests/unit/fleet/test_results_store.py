@@ -245,3 +245,15 @@ def test_paging_through_a_long_day_in_widening_windows_matches_a_full_sort(tmp_p
                     break
                 cursor = page.next
             assert walked == expected
+
+
+@pytest.mark.parametrize(("compact_every", "files"), [(4, 1), (0, 4)])  # 0: never compacted
+def test_every_n_commits_the_days_written_are_compacted(tmp_path, compact_every, files):
+    db = ResultsDB(tmp_path / "fleet.db", batch_size=3, compact_every=compact_every, background=False)
+    for seq in range(12):  # four commits of three, each adding a file to the day
+        db.add_result(result("cam-1", seq, 60 + seq))  # all after midnight: one day
+        if seq % 3 == 2:
+            db.flush()
+    assert db.store.file_count("results") == files
+    assert [r.message.sequence for r in db.results(limit=0)] == list(range(11, -1, -1))
+    db.close()
