@@ -373,7 +373,7 @@ def test_metrics_and_roles(console):
 XSS_HOOK = "window.__xssHits = []; window.__xss = (n) => window.__xssHits.push(n);"
 
 
-def test_no_payload_runs_or_is_served_verbatim_on_the_console(tmp_path):
+def test_no_payload_runs_or_is_served_verbatim_on_the_console(console, tmp_path):
     """Image names, job names and device results carrying script payloads, shown with the CSP bypassed."""
     from labeling_helpers import png
     from qiloop.core.records import LabelRecord, LabelStatus
@@ -382,7 +382,8 @@ def test_no_payload_runs_or_is_served_verbatim_on_the_console(tmp_path):
     from xss_payloads import payloads
 
     corpus = payloads()[:24]
-    with running_service(tmp_path, images=0, job=None) as service, chromium() as browser:
+    browser = console[1]  # one Playwright per process: the module's browser, a service of this test's own
+    with running_service(tmp_path, images=0, job=None) as service:
         named = [service.images.ingest_bytes(png(k), name=f"{payload}.png") for k, payload in enumerate(corpus)]
         service.labels.append([
             LabelRecord(image_uri=r.uri, image_sha256=r.sha256, image_width=r.width, image_height=r.height,

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from qiloop.console.loop_state import LoopState
 
-BOX_W, BOX_H = 230, 116
-COLUMNS = (30, 345, 660)
+BOX_W, BOX_H = 252, 116
+COLUMNS = (20, 334, 648)
 ROWS = (20, 216)
 WIDTH, HEIGHT = 920, 352
 
@@ -45,7 +45,7 @@ def stages(state: LoopState) -> list[Stage]:
         Stage("fleet", "Fleet", (f"{state.devices_online} of {_plural(state.devices, 'device')} online",
               *(by_version or ["no model running"])[:1], _plural(state.alerts_open, "open alert")), "/fleet", c1, r1,
               state.alerts_open > 0),
-        Stage("results", "Results", ("inspections and verdicts", "uncertain images → image store"), "/results",
+        Stage("results", "Results", ("inspections and verdicts", "uncertain ones → image store"), "/results",
               c0, r1),
     ]  # fmt: skip
 
