@@ -106,3 +106,21 @@ def test_dagster_validates_the_definitions(tmp_path):
     out = subprocess.run(command, env=_env(tmp_path), capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.slow
+def test_dagster_runs_an_asset_with_the_settings_of_its_environment(tmp_path):
+    """The deployed path: Dagster's CLI loads the module and the run reads QILOOP_HOME when it starts."""
+    from orchestration_helpers import drop
+
+    from qiloop.storage import ImageStore
+
+    if not DAGSTER.is_file():
+        pytest.skip(f"no dagster command beside {sys.executable}")
+    env = _env(tmp_path) | {"QILOOP_HOME": str(tmp_path / "home")}
+    env.pop("QILOOP_LABEL_JOB_MIN_IMAGES")
+    drop(tmp_path / "home" / "camera", range(2))
+    command = [str(DAGSTER), "asset", "materialize", "--select", "new_images", "-m", "qiloop.orchestration.definitions"]
+    out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0 and "RUN_SUCCESS" in out.stdout + out.stderr, out.stdout[-2000:] + out.stderr[-2000:]
+    assert len(ImageStore.from_url(str(tmp_path / "home" / "images"))) == 2
