@@ -256,6 +256,7 @@ class ResultsDB:
             return
         for kind, days in self._touched.items():
             self.store.compact(kind, sorted(days))
+            self.store.vacuum(kind)  # the files compacted a week ago and more
             days.clear()
         self._commits = 0
 

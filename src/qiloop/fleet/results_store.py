@@ -130,6 +130,24 @@ class ResultsStore:
             return 0
         return int(metrics.get("numFilesRemoved", 0))
 
+    def vacuum(self, kind: str, retention_hours: float = 168.0) -> int:
+        """Delete the files compaction replaced more than ``retention_hours`` ago; how many were deleted.
+
+        A reader still on a version older than that would miss them, so the default keeps
+        delta-rs's own minimum of a week.
+        """
+        table = self.open(kind)
+        if table is None:
+            return 0
+        try:
+            removed = table.vacuum(
+                retention_hours=int(retention_hours), dry_run=False, enforce_retention_duration=retention_hours >= 168
+            )
+        except (DeltaError, OSError) as exc:  # like compaction, an optimisation: the next one tries again
+            log.warning("vacuuming the fleet %s table failed: %s", kind, exc)
+            return 0
+        return len(removed)
+
     def file_count(self, kind: str) -> int:
         """Data files in the current version of the ``kind`` table."""
         table = self.open(kind)

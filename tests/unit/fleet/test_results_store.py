@@ -257,3 +257,18 @@ def test_every_n_commits_the_days_written_are_compacted(tmp_path, compact_every,
     assert db.store.file_count("results") == files
     assert [r.message.sequence for r in db.results(limit=0)] == list(range(11, -1, -1))
     db.close()
+
+
+def test_vacuum_deletes_the_files_compaction_replaced_once_they_are_old_enough(tmp_path):
+    db = ResultsDB(tmp_path / "fleet.db", batch_size=3, compact_every=4, background=False)
+    for seq in range(12):
+        db.add_result(result("cam-1", seq, 60 + seq))
+        if seq % 3 == 2:
+            db.flush()
+    folder = tmp_path / "fleet-results" / "results"
+    assert len(list(folder.rglob("*.parquet"))) == 5  # four replaced, kept for a week; one live
+    assert db.store.vacuum("results") == 0
+    assert db.store.vacuum("results", retention_hours=0) == 4
+    assert len(list(folder.rglob("*.parquet"))) == 1
+    assert len(db.results(limit=0)) == 12
+    db.close()
