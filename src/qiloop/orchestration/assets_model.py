@@ -18,7 +18,7 @@ import dagster as dg
 from pydantic import Field
 
 from qiloop.orchestration.assets_data import label_snapshot
-from qiloop.orchestration.history import latest_metadata
+from qiloop.orchestration.history import latest_metadata, latest_timestamp
 from qiloop.orchestration.policies import GROUP, NETWORK_RETRY, TRAINING_POOL
 from qiloop.orchestration.resources import (
     FleetResource,
@@ -88,6 +88,7 @@ def build_train_asset(code_version: str) -> dg.AssetsDefinition:
 
         train_config = resolve_training(config, loop)
         snapshot = latest_metadata(context.instance, "label_snapshot").get("label_store_version")
+        labels_read_at = latest_timestamp(context.instance, "label_snapshot") or time.time()
         if isinstance(snapshot, int | float) and snapshot >= 0:  # train on exactly the snapshot taken before
             train_config = train_config.model_copy(update={"as_of": int(snapshot)})
         configured = train_config.gate
@@ -125,6 +126,7 @@ def build_train_asset(code_version: str) -> dg.AssetsDefinition:
                 "started_from": candidate.started_from,
                 "weights": dg.MetadataValue.path(str(candidate.weights)),
                 "run_code_version": training_code_version(train_config),
+                "labels_read_at": labels_read_at,  # epoch seconds: labels approved later are new to the next turn
             },
         )
 

@@ -13,6 +13,12 @@ from typing import Any
 import dagster as dg
 
 
+def latest_timestamp(instance: dg.DagsterInstance, key: str) -> float | None:
+    """When asset ``key`` was last materialised (epoch seconds), None when never."""
+    event = instance.get_latest_materialization_event(dg.AssetKey(key))
+    return None if event is None else float(event.timestamp)
+
+
 def latest_metadata(instance: dg.DagsterInstance, key: str) -> dict[str, Any]:
     """The metadata of the latest materialisation of asset ``key`` as plain values ({} when never materialised)."""
     event = instance.get_latest_materialization_event(dg.AssetKey(key))

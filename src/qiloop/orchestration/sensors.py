@@ -3,7 +3,8 @@
 - ``camera_folder``: new files in the camera folder → ``ingest`` (those files).
 - ``labels_wanted``: images ingested since the last job reach ``label_job_min_images``, or devices
   sent feedback → ``open_labeling_job`` (pre-labels from the production model / the devices).
-- ``labels_approved``: ``retrain_after_labels`` images approved since the last training → ``train``.
+- ``labels_approved``: ``retrain_after_labels`` images approved since the last training (whatever
+  started it: this sensor, the nightly schedule or a person) → ``training``.
 - ``model_approved``: a new production version that passed the gate → ``rollout`` to its group.
 
 A tick reads only what arrived after its cursor (columnar, from the files written
@@ -15,11 +16,12 @@ stopped by default; these are RUNNING by default, or a fresh install never turns
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 
 import dagster as dg
 
 from qiloop.orchestration.assets_model import CANDIDATE
+from qiloop.orchestration.history import latest_metadata
 from qiloop.orchestration.jobs import ingest_job, labeling_job_job, rollout_job, training_job, training_request
 from qiloop.orchestration.resources import ImageStoreResource, LabelStoreResource, LoopResource, RegistryResource
 
@@ -97,7 +99,7 @@ def labels_approved_sensor(
     from qiloop.labelstore.since import approved_since
 
     wanted = loop.loop_settings().retrain_after_labels
-    approved = approved_since(labels.open(), _time(context.cursor))
+    approved = approved_since(labels.open(), _last_training(context))
     if approved.images < wanted or approved.newest is None:
         return dg.SensorResult(
             skip_reason=f"{approved.images} image(s) approved since the last training (training starts at {wanted})"
@@ -171,6 +173,16 @@ def latest_gate_result(instance: dg.DagsterInstance, run_id: str) -> bool | None
         if recorded is not None and getattr(recorded, "value", recorded) == run_id:
             return bool(evaluation.passed)
     return None
+
+
+def _last_training(context: dg.SensorEvaluationContext) -> datetime | None:
+    """The later of the cursor and when the last trained candidate read its labels (a nightly or manual run)."""
+    cursor = _time(context.cursor)
+    read_at = latest_metadata(context.instance, CANDIDATE).get("labels_read_at")
+    if not isinstance(read_at, int | float):
+        return cursor
+    trained = datetime.fromtimestamp(float(read_at), tz=timezone.utc)
+    return trained if cursor is None or trained > cursor else cursor
 
 
 def _load(cursor: str | None) -> dict:

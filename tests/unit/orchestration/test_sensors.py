@@ -11,11 +11,13 @@ import pytest
 pytest.importorskip("dagster", reason="needs qiloop[orchestrate]")
 
 import json
+import time
 from datetime import datetime
 
 import dagster as dg
 from orchestration_helpers import approved, drop, png
 
+from qiloop.orchestration.assets_model import CANDIDATE
 from qiloop.orchestration.resources import resources_for
 from qiloop.orchestration.sensors import (
     camera_folder_sensor,
@@ -124,6 +126,13 @@ def test_n_newly_approved_labels_start_training_once(settings, instance, tmp_pat
     assert not after.run_requests and "2 image(s) approved since the last training" in after.skip_message
     # The tick read the file written after the cursor and the one holding the cursor's row, not the whole store.
     assert approved_since(labels, datetime.fromisoformat(start.cursor)).files_read == 2
+
+    # A training started otherwise (the nightly schedule, a person) read the labels after those approvals:
+    # they are no longer new.
+    read_at = {"labels_read_at": time.time()}
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=CANDIDATE, metadata=read_at))
+    trained = tick(labels_approved_sensor, instance, settings, start.cursor)
+    assert not trained.run_requests and "0 image(s) approved since the last training" in trained.skip_message
 
 
 @pytest.fixture
