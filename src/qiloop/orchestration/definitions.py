@@ -12,7 +12,8 @@ from typing import Any
 import dagster as dg
 
 from qiloop.orchestration.assets_data import label_snapshot, labeling_job, new_images
-from qiloop.orchestration.assets_model import build_train_asset, model_version, rollout
+from qiloop.orchestration.assets_model import build_train_asset, model_version
+from qiloop.orchestration.assets_rollout import rollout
 from qiloop.orchestration.checks import gate
 from qiloop.orchestration.code_version import training_code_version
 from qiloop.orchestration.jobs import delta_upkeep, ingest_job, labeling_job_job, rollout_job, training_job
