@@ -186,7 +186,11 @@ def _turns(settings, images, labels, cameras, *, seed: int, epochs: int, retrain
         if one.deployed is None or one.collected is None or not one.collected.feedback_waiting:
             console.print("  no model on the line, or no feedback from it: the loop stops after turn 1", soft_wrap=True)
             return reports
-        second = TrainConfig.resolve(profile="quick", overrides=[f"epochs={retrain_epochs}", "warmup_epochs=0"])
+        # Fine-tuning a trained model: a quarter of the first run's learning rate (AdamW 0.002 on this data),
+        # no warm-up and no mosaic, so the new labels refine turn 1's model instead of shaking it up.
+        fine_tune = [f"epochs={retrain_epochs}", "optimizer=AdamW", "lr0=0.0005", "warmup_epochs=0",
+                     f"augment.close_mosaic={retrain_epochs}"]  # fmt: skip
+        second = TrainConfig.resolve(profile="quick", overrides=fine_tune)
         step(9, f"turn 2: label the feedback, fine-tune turn 1's model {_epochs(retrain_epochs)} on the new labels")
         shown[0] = 0
         plan = TurnPlan(2, "feedback", second, gate, cameras[1], start_from=one.candidate.weights, seed=seed + 1,

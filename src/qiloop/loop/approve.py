@@ -4,7 +4,8 @@ An approval is recorded in the registry's approval ledger (who, when, the gate's
 figures); the newest approved version becomes ``production``, which is what
 deployment and serving run. :func:`promotion` is the loop's rule for approving a
 candidate without a person: it passed the gate and, when a production model
-exists, it is better than that model on the same test images.
+exists, it is better than that model on the same test images (in mAP50, or in
+recall at the operating point).
 """
 
 from __future__ import annotations
@@ -55,9 +56,11 @@ def approve_version(registry, ref: str, *, reason: str | None = None, actor: str
 def promotion(candidate, *, metric: str = "mAP50", min_gain: float = 0.0) -> Promotion:
     """Should the loop approve ``candidate`` (a :class:`qiloop.loop.train.TrainedCandidate`) by itself?
 
-    Yes when it is registered (it passed the gate) and, if a production model was
-    measured on the same test images, its ``metric`` beats that model's by more than
-    ``min_gain`` (the gate alone lets a slightly worse candidate through).
+    Yes when it is registered (it passed the gate, which bounds any fall in ``metric``
+    and in recall against production) and, if a production model was measured on the
+    same test images, it beats that model by more than ``min_gain`` in ``metric`` or in
+    recall at the operating point (the defects it finds on the line). The gate alone
+    lets a slightly worse candidate through; this rule asks for a gain.
 
     Example:
         >>> from types import SimpleNamespace as C
@@ -70,11 +73,21 @@ def promotion(candidate, *, metric: str = "mAP50", min_gain: float = 0.0) -> Pro
         return Promotion(False, f"the gate refused it: {why}")
     if not candidate.champion:
         return Promotion(True, "it passed the gate and there is no production model yet")
-    mine, theirs = candidate.metrics.get(metric), candidate.champion_metrics.get(metric)
-    if mine is None or theirs is None:
+    compared = []
+    for name in dict.fromkeys((metric, "recall")):
+        mine, theirs = candidate.metrics.get(name), candidate.champion_metrics.get(name)
+        if mine is None or theirs is None:
+            continue
+        if mine - theirs > min_gain:
+            why = f"{_what(name)} {mine:.3f} beats production {candidate.champion} ({theirs:.3f}) on the same images"
+            return Promotion(True, why)
+        compared.append(f"{_what(name)} {mine:.3f} against {theirs:.3f}")
+    if not compared:
         return Promotion(False, f"no {metric} of both models to compare")
-    if mine - theirs > min_gain:
-        return Promotion(True, f"{metric} {mine:.3f} beats production {candidate.champion} ({theirs:.3f})")
     return Promotion(
-        False, f"{metric} {mine:.3f} does not beat production {candidate.champion} ({theirs:.3f}) on the same images"
+        False, f"it does not beat production {candidate.champion} on the same images: {', '.join(compared)}"
     )
+
+
+def _what(name: str) -> str:
+    return "recall at the operating point" if name == "recall" else name
