@@ -25,6 +25,8 @@ def load_mlflow():
     """Import mlflow offline and quiet, or say which extra installs it."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    # qiloop shows its own progress; MLflow's artefact bars would land in --json output and logs.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     warnings.filterwarnings("ignore", message=r"The ``noload`` loader strategy is deprecated")
     mlflow = require("mlflow", "registry")
     for name in _QUIET_LOGGERS:
