@@ -36,8 +36,9 @@ def world(tmp_path_factory):
     return settings, images, labels, root
 
 
-def test_every_round_tests_on_its_own_fold_and_the_summary_is_written(world):
+def test_every_round_tests_on_its_own_fold_and_the_summary_is_written(world, tmp_path, monkeypatch):
     _settings, images, labels, root = world
+    monkeypatch.chdir(tmp_path)  # nothing may land in the working directory
     config = TrainConfig.resolve(profile="quick", overrides=TINY)
     seen: list[tuple[int, str]] = []
     result = cross_validate(
@@ -54,6 +55,7 @@ def test_every_round_tests_on_its_own_fold_and_the_summary_is_written(world):
     assert summary["summary"]["mAP50"]["mean"] == pytest.approx(result.mean("mAP50"))
     assert summary["summary"]["mAP50"]["std"] == pytest.approx(result.std("mAP50"))
     assert (root / "cv" / SUMMARY_PNG).stat().st_size > 1000
+    assert list(tmp_path.iterdir()) == []  # ultralytics' validator wrote no runs/ folder here
 
 
 def test_cli_runs_one_round_and_registers_nothing(world):

@@ -248,10 +248,11 @@ def val(
     if split not in ("train", "val", "test"):
         raise ConfigurationError(f"unknown split {split!r}", hint="use train, val or test")
     model = yolo.YOLO(str(weights), task="detect")
-    with quiet():
+    # ultralytics writes a runs/detect/val-N folder into the working directory otherwise.
+    with quiet(), tempfile.TemporaryDirectory(prefix="qiloop-val-") as scratch:
         result = model.val(
             data=str(data_yaml), split=split, imgsz=imgsz, batch=batch, conf=conf, iou=iou, device=device,
-            rect=True, plots=False, verbose=False, workers=0,
+            rect=True, plots=False, verbose=False, workers=0, project=scratch, name="val",
         )  # fmt: skip
     box = result.box
     return {"precision": float(box.mp), "recall": float(box.mr), "mAP50": float(box.map50), "mAP50-95": float(box.map)}
