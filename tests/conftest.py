@@ -14,8 +14,32 @@ REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = REPO.parent / "shared" / "data" / "metal-tags"
 
 
+CACHES = {".pytest_cache", ".hypothesis", ".ruff_cache", "__pycache__"}
+
+
 def pytest_configure(config: pytest.Config) -> None:
     required_kinds()  # an unknown kind in QILOOP_TEST_REQUIRE is a usage error before any test runs
+    config.stash[_REPO_ENTRIES] = {p.name for p in REPO.iterdir()}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a test (or the code it runs) left files in the repository's top folder.
+
+    Every file belongs under a home or a temporary folder; a ``fleet.db`` or a
+    ``runs/`` appearing here means something used the working directory.
+    """
+    before = session.config.stash.get(_REPO_ENTRIES, None)
+    if before is None:
+        return
+    left = sorted({p.name for p in REPO.iterdir()} - before - CACHES)
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"qiloop: the run left {left} in {REPO}: write under a home or tmp_path", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_REPO_ENTRIES = pytest.StashKey[set]()
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
