@@ -54,6 +54,8 @@ class TrainedCandidate:
     started_from: str
     weights: Path
     package: Path
+    package_bytes: dict[str, int]  # fp32, int8 (0 without)
+    parity: str  # the exported model against the trained one, in a sentence
     seconds: float
 
     @property
@@ -65,6 +67,7 @@ class TrainedCandidate:
         figures: dict[str, float] = {f"test/{k}": v for k, v in self.metrics.items()}
         figures |= {f"champion/{k}": v for k, v in self.champion_metrics.items()}
         figures |= {f"split/{k}": float(v) for k, v in self.splits.items()}
+        figures |= {f"bytes/{k}": float(v) for k, v in self.package_bytes.items()}
         figures |= {"gate/passed": float(self.passed), "epochs": float(self.epochs), "seconds": round(self.seconds, 1)}
         if self.label_store_version is not None:
             figures["label_store_version"] = float(self.label_store_version)
@@ -144,6 +147,8 @@ def _candidate(result, config, seconds: float) -> TrainedCandidate:
         started_from=config.model,
         weights=Path(result.train.best),
         package=Path(result.export.folder),
+        package_bytes={"fp32": int(result.export.fp32_bytes), "int8": int(result.export.int8_bytes or 0)},
+        parity=result.export.parity.summary(),
         seconds=seconds,
     )
 
