@@ -30,7 +30,7 @@ def demo(
     n: Annotated[int, typer.Option("--n", min=40, help="Synthetic images to generate.")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic data.")] = 0,
     fresh: Annotated[bool, typer.Option("--fresh", help="Delete the home folder first.")] = False,
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs of turn 1 (quick profile).")] = 10,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs of turn 1 (quick profile).")] = 8,
     retrain_epochs: Annotated[
         int, typer.Option("--retrain-epochs", min=1, help="Epochs of turn 2, fine-tuning turn 1's model.")
     ] = 3,
