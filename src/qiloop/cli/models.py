@@ -74,10 +74,12 @@ def ls(
 
 @app.command("show")
 def show(ref: Ref, home: HomeOption = None, json_out: JsonOption = False) -> None:
-    """Show one version: approval, lineage, metrics, files with sha256, run and source."""
-    version = _registry(home).get(ref)
+    """Show one version: approval and its audited decisions, lineage, metrics, files with sha256, run and source."""
+    registry = _registry(home)
+    version = registry.get(ref)
+    decisions = [r for r in registry.approvals(version.name) if r.version == version.version]
     if json_out:
-        print_json(version.model_dump(mode="json"))
+        print_json(version.model_dump(mode="json") | {"decisions": [r.model_dump(mode="json") for r in decisions]})
         return
     lines = [
         ("model", version.ref),
@@ -93,6 +95,11 @@ def show(ref: Ref, home: HomeOption = None, json_out: JsonOption = False) -> Non
     lines += [(f"metric {k}", f"{val:.4f}") for k, val in sorted(version.metrics.items())]
     lines += [(f"file {f}", f"{e.size} bytes, sha256 {e.sha256}") for f, e in sorted(version.files.items())]
     lines += [(f"tag {k}", val) for k, val in sorted(version.tags.items())]
+    for record in decisions:  # the approval ledger: who decided, when, why
+        reason = f" — {record.reason}" if record.reason else ""
+        lines.append(("decision", f"{record.state.value} by {record.actor} at {record.at.isoformat()}{reason}"))
+    if not decisions:
+        lines.append(("decision", "none recorded (not approved or rejected yet)"))
     for key, value in lines:
         console.print(f"{key:<22}{value}", highlight=False, soft_wrap=True)
 

@@ -105,3 +105,23 @@ def test_a_missing_home_is_not_created(app, tmp_path):
     result = invoke(app, tmp_path / "typo", "ls")
     assert isinstance(result.exception, NotFoundError) and "--home" in result.exception.hint
     assert not (tmp_path / "typo").exists()
+
+
+def test_show_prints_the_audited_decisions_of_the_version(app, home):
+    shown = invoke(app, home, "show", "scratch-detector/1", "--json")
+    assert shown.exit_code == 0, shown.output
+    (decision,) = json.loads(shown.stdout)["decisions"]
+    assert (decision["state"], decision["actor"], decision["version"]) == ("Approved", "gate (approval: auto)", 1)
+    text = invoke(app, home, "show", "scratch-detector/1")
+    assert "decision              Approved by gate (approval: auto) at " in text.output
+
+
+def test_show_says_when_no_decision_was_recorded(app, tmp_path, package_factory):
+    from qiloop.registry import ModelRegistry
+    from qiloop.settings import Settings
+
+    registry = ModelRegistry.from_settings(Settings(home=tmp_path / "home"))
+    with registry.start_candidate_run("scratch-detector") as run:
+        registry.register(run, package_factory(tmp_path / "p", seed=3.0, map50=0.7))
+    pending = invoke(app, tmp_path / "home", "show", "scratch-detector/1")
+    assert pending.exit_code == 0 and "none recorded (not approved or rejected yet)" in pending.output
