@@ -32,7 +32,7 @@ from qiloop.training.gate import GateConfig
 pytestmark = pytest.mark.slow
 
 TINY = ["model=builtin:synthetic-yolov8n.pt", "epochs=1", "imgsz=320", "batch=8", "nbs=8", "workers=0",
-        "export.calibration_images=4", "export.parity_images=4"]  # fmt: skip
+        "export.calibration_images=4", "export.parity_images=4", "augment.flipud=0.0"]  # fmt: skip
 
 
 def test_two_turns_label_train_gate_deploy_and_retrain_from_the_feedback(tmp_path):
