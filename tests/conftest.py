@@ -52,8 +52,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     would see the wrong error. qiloop itself imports ultralytics through the
     adapter, which undoes the patch the same way.
     """
+    import signal
+
     from PIL import Image
 
+    # Dagster's in-process execution maps SIGTERM to KeyboardInterrupt and leaves it so (qiloop's own
+    # in-process runs restore it; tests that call dagster directly do not): give each test the default.
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if Image.open.__module__ != "PIL.Image":
         from qiloop.training.ultralytics_adapter import restore_pil_open
 

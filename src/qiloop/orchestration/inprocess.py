@@ -9,7 +9,9 @@ executed once per run key, as the daemon does) on a persistent instance.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import signal
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,15 +80,33 @@ def run_turn(
             )
             second.gate_passed, second.figure("model_version", "approved"), second.skipped
     """
-    result = dg.materialize(
-        loop_assets(settings.training_profile),
-        selection=list(selection),
-        run_config=dict(run_config or {}),
-        instance=instance,
-        resources=resources_for(settings, **swap),
-        raise_on_error=False,
-    )
+    with signals_kept():
+        result = dg.materialize(
+            loop_assets(settings.training_profile),
+            selection=list(selection),
+            run_config=dict(run_config or {}),
+            instance=instance,
+            resources=resources_for(settings, **swap),
+            raise_on_error=False,
+        )
     return turn_of(result, selection)
+
+
+@contextlib.contextmanager
+def signals_kept() -> Iterator[None]:
+    """Give SIGTERM and SIGINT back their handlers after an in-process run.
+
+    Dagster's in-process execution maps SIGTERM to ``KeyboardInterrupt`` and
+    leaves it so: a host process (the demo, a service, a test session) would
+    otherwise turn every later SIGTERM into an exception.
+    """
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            if handler is not None:
+                signal.signal(signum, handler)
 
 
 def turn_of(result: dg.ExecuteInProcessResult, selection: Sequence[str] = ()) -> Turn:
@@ -151,9 +171,10 @@ class LocalLoop:
     ) -> Turn:
         """Execute a job now: ``ingest``, ``open_labeling_job``, ``training``, ``deployment`` or ``delta_upkeep``."""
         definition = self.defs.resolve_job_def(job)
-        result = definition.execute_in_process(
-            run_config=dict(run_config or {}), instance=self.instance, tags=dict(tags or {}), raise_on_error=False
-        )
+        with signals_kept():
+            result = definition.execute_in_process(
+                run_config=dict(run_config or {}), instance=self.instance, tags=dict(tags or {}), raise_on_error=False
+            )
         selection = (
             [k.to_user_string() for k in definition.asset_layer.selected_asset_keys] if definition.asset_layer else []
         )

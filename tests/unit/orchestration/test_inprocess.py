@@ -113,3 +113,20 @@ def test_the_local_loop_keeps_its_cursors_and_runs_in_the_home(settings):
         assert again.instance.get_run_by_id(turn.run_id) is not None
     finally:
         again.instance.dispose()
+
+
+def test_an_in_process_run_leaves_the_host_s_signal_handlers_as_they_were():
+    import signal
+
+    import dagster as dg
+
+    from qiloop.orchestration.inprocess import signals_kept
+
+    @dg.asset
+    def one() -> int:
+        return 1
+
+    before = signal.getsignal(signal.SIGTERM)
+    with signals_kept():
+        assert dg.materialize([one]).success
+    assert signal.getsignal(signal.SIGTERM) is before
