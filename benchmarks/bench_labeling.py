@@ -31,7 +31,7 @@ import numpy as np
 
 from qiloop.labeling.consolidation import DEFAULT_MIN_SUPPORT, consolidate
 from qiloop.labeling.gold import reliability, score_against_gold
-from qiloop.labeling.simulated import SLOPPY, Noise, noisy_boxes, quality
+from qiloop.sim.truth import SLOPPY, Noise, noisy_boxes, quality
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "metal-tags"
