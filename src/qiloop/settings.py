@@ -52,8 +52,12 @@ class Settings(BaseSettings):
     fleet_tls_cert_file: Path | None = Field(default=None, description="Serve components over HTTPS with this "
                                              "PEM certificate.")  # fmt: skip
     fleet_tls_key_file: Path | None = Field(default=None, description="The key of fleet_tls_cert_file.")
-    fleet_presign_s: float = Field(default=0.0, ge=0, description="With the component store on S3: devices "
-                                   "download by presigned URLs valid this long (0: through the controller).")  # fmt: skip
+    fleet_presign_s: float = Field(
+        default=0.0,
+        ge=0,
+        description="With the component store on S3: devices download by presigned URLs valid this long "
+        "(0: through the controller).",
+    )
     group_pattern: str = Field(
         default=r"^(?P<group>.+?)-cropped",
         description="Regex on an image's file name; its 'group' (or first) capture keeps related images "
