@@ -55,6 +55,7 @@ class LabelingJobConfig(dg.Config):
     sources: list[str] = Field(default_factory=lambda: list(SOURCES), description="feedback and/or unlabeled.")
     limit: int | None = Field(default=None, description="At most this many images per job.")
     annotators: int = Field(default=3, ge=1, description="Annotators per image.")
+    gold_every: int = Field(default=0, ge=0, description="Every n-th task of a worker is a gold image (0: none).")
     prelabel_model: str | None = Field(
         default="production", description="Model that pre-labels: production, NAME/VERSION, a folder, or null."
     )
@@ -92,6 +93,7 @@ def labeling_job(
         opened = open_labeling_job(
             labeling_db.open(), images.open(), labels.open(), classes=classes, source=source, registry=model,
             prelabel_model=config.prelabel_model, limit=config.limit, annotators=config.annotators,
+            gold_every=config.gold_every,
         )  # fmt: skip
         if opened is None:
             context.log.info(f"no {source} image is waiting for a label")

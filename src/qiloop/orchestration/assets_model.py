@@ -9,6 +9,7 @@ it. The candidate passes Dagster's blocking check ``gate`` (see
 """
 
 import time
+from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Literal
@@ -97,7 +98,7 @@ def build_train_asset(code_version: str) -> dg.AssetsDefinition:
         candidate = train_candidate(
             train_config, gate, images=images.open(), labels=labels.open(), registry=registry.open(),
             workdir=workdir, start_from=config.start_from, min_images=config.min_images,
-            on_step=lambda step: context.log.info(f"step: {step}"),
+            on_step=lambda step: context.log.info(f"step: {step}"), on_epoch=lambda row: _log_epoch(context, row),
         )  # fmt: skip
         yield dg.MaterializeResult(
             asset_key=DATASET,
@@ -123,6 +124,9 @@ def build_train_asset(code_version: str) -> dg.AssetsDefinition:
                 "reasons": "; ".join(candidate.reasons),
                 "started_from": candidate.started_from,
                 "weights": dg.MetadataValue.path(str(candidate.weights)),
+                "package": dg.MetadataValue.path(str(candidate.package)),
+                "parity": candidate.parity,
+                "gate_checks": dg.MetadataValue.json([asdict(check) for check in candidate.checks]),
                 "run_code_version": training_code_version(train_config),
                 "labels_read_at": labels_read_at,  # epoch seconds: labels approved later are new to the next turn
             },
@@ -196,6 +200,10 @@ def _as_candidate(metadata: dict, metric: str) -> SimpleNamespace:
         metrics={} if mine is None else {metric: float(mine)},
         champion_metrics={} if theirs is None else {metric: float(theirs)},
     )
+
+
+def _log_epoch(context: dg.AssetExecutionContext, row: dict) -> None:
+    context.log.info(f"epoch {int(row.get('epoch', 0))}: validation mAP50 {row.get('mAP50', float('nan')):.3f}")
 
 
 def _size(folder: Path) -> int:
