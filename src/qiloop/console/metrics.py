@@ -15,8 +15,6 @@ Scrape with an API token (``qiloop labeling users token NAME``)::
 
 from __future__ import annotations
 
-import time
-
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
@@ -135,29 +133,3 @@ class FleetCollector:
             for kind, n in sorted(counts.items()):
                 open_alerts.add_metric([kind], n)
         yield open_alerts
-
-
-class MetricsMiddleware:
-    """ASGI middleware: count and time every HTTP request by its route template and status."""
-
-    def __init__(self, app, metrics: ConsoleMetrics) -> None:
-        self.app, self.metrics = app, metrics
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status, started = 500, time.perf_counter()
-
-        async def send_status(message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.requests.labels(route, str(status)).inc()
-            self.metrics.latency.labels(route).observe(time.perf_counter() - started)

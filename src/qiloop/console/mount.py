@@ -17,9 +17,10 @@ from qiloop.console import (
     routes_results,
 )
 from qiloop.console.data_view import Thumbnails
-from qiloop.console.metrics import ConsoleMetrics, MetricsMiddleware
+from qiloop.console.metrics import ConsoleMetrics
 from qiloop.console.render import STATIC
 from qiloop.console.sources import ConsoleSources
+from qiloop.httpmetrics import MetricsMiddleware
 
 
 @dataclass

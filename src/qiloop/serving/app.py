@@ -18,9 +18,10 @@ from fastapi.responses import JSONResponse
 
 from qiloop import __version__
 from qiloop.core.errors import QiloopError
+from qiloop.httpmetrics import MetricsMiddleware
 from qiloop.serving.errors import error_body, http_status
 from qiloop.serving.holder import ModelHolder
-from qiloop.serving.metrics import MetricsMiddleware, ServingMetrics
+from qiloop.serving.metrics import ServingMetrics
 from qiloop.serving.options import ServeOptions
 from qiloop.serving.routes import router
 from qiloop.serving.service import InferenceService

@@ -1,14 +1,12 @@
 """Prometheus metrics of the endpoint, in a registry of its own (one per app).
 
-Request counts and latencies are recorded by :class:`MetricsMiddleware` per
+Request counts and latencies are recorded by :class:`qiloop.httpmetrics.MetricsMiddleware` per
 route template (never per raw path, so unknown URLs cannot grow the series);
 the model's state (which version is loaded, swaps, failed loads) is read from
 the :class:`~qiloop.serving.holder.ModelHolder` when Prometheus scrapes.
 """
 
 from __future__ import annotations
-
-import time
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -64,31 +62,3 @@ class _HolderCollector:
             "Source checks or downloads that failed",
             value=self.holder.poll_failures,
         )
-
-
-class MetricsMiddleware:
-    """ASGI middleware: count and time every HTTP request by its route template and status."""
-
-    def __init__(self, app, metrics: ServingMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-        started = time.perf_counter()
-
-        async def send_status(message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.requests.labels(route, str(status)).inc()
-            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
