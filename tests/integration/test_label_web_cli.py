@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from browser_helpers import synth_images
 from labeling_helpers import add_users
-from qiloop.cli import label as label_cli
+from qiloop.cli import labeling as label_cli
 from qiloop.labeling import auth, jobs
 from qiloop.labeling.db import Database
 from qiloop.labelstore import LabelStore

@@ -44,6 +44,21 @@ def settings_for(home: Path | None, *, must_exist: bool = False) -> Settings:
     return resolve_settings(home, must_exist=must_exist)
 
 
+def open_database(home: Path | None, *, create: bool = True, must_exist: bool = False):
+    """The home folder's settings and its labelling database (needs the ``label`` extra).
+
+    ``create`` brings the schema to the newest revision on opening; the ``labeling db`` commands open without it.
+    ``must_exist`` refuses a home folder that is not there (for commands that only read).
+    """
+    from qiloop.core.errors import require
+
+    require("sqlalchemy", "label")
+    from qiloop.labeling.db import Database
+
+    settings = settings_for(home, must_exist=must_exist)
+    return settings, Database.from_url(settings.labeling_db_url, create=create)
+
+
 def user_file(path: Path, *, what: str = "file", folder_ok: bool = False) -> Path:
     """Check a path the user gave before reading it: it exists and is a regular file (or a folder).
 

@@ -22,6 +22,7 @@ from qiloop.cli import (
     evaluate,
     fleet_results,
     images,
+    labeling,
     labels,
     models,
     pretrain,
@@ -32,7 +33,6 @@ from qiloop.cli import (
     up,
 )
 from qiloop.cli import fleet as fleet_commands
-from qiloop.cli import label as label_commands
 from qiloop.cli.common import err_console, print_error
 from qiloop.core.errors import ConfigurationError, NotFoundError, QiloopError
 
@@ -45,8 +45,8 @@ app = typer.Typer(
 )
 app.add_typer(images.app, name="images")
 app.add_typer(labels.app, name="labels")
-app.add_typer(label_commands.app, name="labeling")
-app.add_typer(label_commands.app, name="label", hidden=True)  # the name before 0.2, kept working
+app.add_typer(labeling.app, name="labeling")
+app.add_typer(labeling.app, name="label", hidden=True)  # the name before 0.2, kept working
 app.add_typer(models.app, name="models")
 app.add_typer(fleet_results.results_app, name="results")
 app.add_typer(broker.app, name="broker")

@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from labeling_helpers import PASSWORD, ingest_images
-from qiloop.cli import label as label_cli
+from qiloop.cli import labeling as label_cli
 from qiloop.cli.main import main
 from qiloop.core.errors import ConfigurationError, NotFoundError
 from qiloop.settings import Settings

@@ -9,7 +9,7 @@ import typer
 from typer.testing import CliRunner
 
 from labeling_helpers import add_users
-from qiloop.cli import label as label_cli
+from qiloop.cli import labeling as label_cli
 from qiloop.cli.main import main
 from qiloop.core.errors import ConfigurationError, NotFoundError
 from qiloop.labeling import auth

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qiloop.cli.common import HomeOption, JsonOption, console, print_json
+from qiloop.cli.common import HomeOption, JsonOption, console, open_database, print_json
 
 app = typer.Typer(help="Gold images: known boxes, hidden among tasks, that measure each worker.", no_args_is_help=True)
 
@@ -50,7 +50,7 @@ def add(
 
     if (file is None) == (not from_store):
         raise ConfigurationError("give a label file or --from-store, not both nor neither", hint="see --help")
-    settings, db = _stores(home)
+    settings, db = open_database(home)
     images = ImageStore.from_settings(settings)
     skipped = 0
     if from_store:
@@ -86,7 +86,7 @@ def ls(
     """List gold images with how often workers were shown them and their mean F1 on each."""
     from qiloop.labeling.goldset import list_gold
 
-    _, db = _stores(home, must_exist=True)
+    _, db = open_database(home, must_exist=True)
     with db.session() as session:
         rows = [g for g in list_gold(session) if g.active or retired]
     if json_out:
@@ -116,7 +116,7 @@ def retire(
     """Stop serving a gold image; the scores workers earned on it stay."""
     from qiloop.labeling.goldset import find_gold, retire_gold
 
-    _, db = _stores(home)
+    _, db = open_database(home)
     with db.session() as session:
         full = find_gold(session, sha256).image_sha256
         retired = retire_gold(session, full)
@@ -124,9 +124,3 @@ def retire(
         print_json({"sha256": full, "retired": retired})
     else:
         console.print(f"{full[:16]} {'retired' if retired else 'was already retired'}", highlight=False)
-
-
-def _stores(home, *, must_exist: bool = False):
-    from qiloop.cli.label_db import open_database
-
-    return open_database(home, must_exist=must_exist)

@@ -1,4 +1,4 @@
-"""``qiloop labeling serve`` and ``qiloop labeling bots``: the labelling service over HTTP, and its bot workforce."""
+"""``qiloop labeling bots``: simulated workers that label a job through the labelling service's HTTP API."""
 
 from __future__ import annotations
 
@@ -8,30 +8,6 @@ import typer
 from rich.text import Text
 
 from qiloop.cli.common import HomeOption, JsonOption, console, print_json, settings_for
-
-
-def serve(
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="TCP port to listen on.", min=0, max=65535)] = 8080,
-    home: HomeOption = None,
-) -> None:
-    """Serve the labelling web UI and API (uvicorn).
-
-    Outside development set QILOOP_ENV and QILOOP_LABELING_SECRET_KEY; behind HTTPS set QILOOP_LABELING_HTTPS=1.
-    Behind a reverse proxy set QILOOP_LABELING_FORWARDED_ALLOW_IPS to its address, or the login throttle counts
-    every client as the proxy.
-    """
-    from qiloop.core.errors import require
-
-    require("fastapi", "label")
-    from qiloop.labeling.api.app import create_app
-    from qiloop.labeling.api.server import serve_forever
-
-    app = create_app(settings_for(home))
-    console.print(
-        Text.assemble("labelling service on ", (f"http://{host}:{port}", "bold"), " (Ctrl-C stops it)"), highlight=False
-    )
-    serve_forever(app, host=host, port=port)
 
 
 def bots(

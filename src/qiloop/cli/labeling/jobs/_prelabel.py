@@ -1,4 +1,4 @@
-"""``qiloop labeling jobs create --prelabel-model``: a model's predictions as the pre-labels of a new job.
+"""The model pre-labels of ``qiloop labeling jobs create --prelabel-model``: run before the job is written.
 
 The model runs before the job's transaction opens (on SQLite a transaction
 holds the database's write lock, and a model over thousands of images takes

@@ -1,4 +1,4 @@
-"""``qiloop labeling``: the labelling service's workforce and jobs."""
+"""``qiloop labeling jobs create``: a labelling job from waiting images, device feedback or named images."""
 
 from __future__ import annotations
 
@@ -6,30 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
-from qiloop.cli import label_db, label_gold, label_manage, label_prelabel, label_users, label_web
-from qiloop.cli.common import HomeOption, JsonOption, console, print_json, user_file
-from qiloop.cli.label_db import open_database
+from qiloop.cli.common import HomeOption, JsonOption, console, open_database, print_json, user_file
+from qiloop.cli.labeling.jobs._prelabel import PRELABEL_HELP, model_prelabels, store_gold
+from qiloop.cli.labeling.jobs._shared import job_json
 from qiloop.labeling.consolidation import DEFAULT_MIN_SUPPORT
 
-app = typer.Typer(
-    help="The labelling service: accounts, jobs, gold images and its web UI, from images to approved labels "
-    "(the label store itself is `qiloop labels`).",
-    no_args_is_help=True,
-)
-jobs_app = typer.Typer(help="Labelling jobs.", no_args_is_help=True)
-app.add_typer(label_users.app, name="users")
-app.add_typer(jobs_app, name="jobs")
-app.add_typer(label_db.app, name="db")
-app.add_typer(label_gold.app, name="gold")
-app.command("serve")(label_web.serve)
-app.command("bots")(label_web.bots)
 
-
-@jobs_app.command("create")
-def jobs_create(
+def create(
     name: Annotated[str, typer.Argument(help="Job name (letters, digits, '.', '_', '-').")],
     source: Annotated[
         str, typer.Option("--from", help="unlabeled: images without an APPROVED label; feedback: device feedback.")
@@ -60,7 +45,7 @@ def jobs_create(
     lease_seconds: Annotated[float, typer.Option("--lease-seconds", help="Time a worker holds a task.")] = 900.0,
     gold_every: Annotated[int, typer.Option("--gold-every", help="Every n-th task is a gold image; 0: none.")] = 0,
     prelabel_model: Annotated[
-        str | None, typer.Option("--prelabel-model", help=label_prelabel.PRELABEL_HELP, show_default=False)
+        str | None, typer.Option("--prelabel-model", help=PRELABEL_HELP, show_default=False)
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="At most this many images.")] = None,
     home: HomeOption = None,
@@ -90,7 +75,7 @@ def jobs_create(
         raise ConfigurationError(f"unknown --from {source!r}", hint="use --from unlabeled or --from feedback")
     gold_boxes: dict = {}
     if prelabel_model:
-        prelabel_source, prelabels, gold_boxes = label_prelabel.model_prelabels(
+        prelabel_source, prelabels, gold_boxes = model_prelabels(
             prelabel_model, settings, db, store, name, records, feedback=prelabels,
             classes=classes or settings.classes, gold=gold_every > 0, progress=not json_out,
         )  # fmt: skip
@@ -108,9 +93,9 @@ def jobs_create(
     )
     with db.session() as session:
         summary = jobs.create_job(session, spec, records, prelabels=prelabels)
-        label_prelabel.store_gold(session, summary.id, gold_boxes)
+        store_gold(session, summary.id, gold_boxes)
     if json_out:
-        print_json(_job_json(summary))
+        print_json(job_json(summary))
     else:
         console.print(
             Text.assemble(
@@ -120,44 +105,3 @@ def jobs_create(
             ),
             highlight=False,
         )
-
-
-@jobs_app.command("ls")
-def jobs_ls(home: HomeOption = None, json_out: JsonOption = False) -> None:
-    """List jobs, newest first, with their progress."""
-    from qiloop.labeling.jobs import list_jobs
-
-    _, db = open_database(home, must_exist=True)
-    with db.session() as session:
-        summaries = list_jobs(session)
-    if json_out:
-        print_json([_job_json(s) for s in summaries])
-        return
-    table = Table("job", "state", "classes", "per image", "images", "labelling", "verifying", "approved")
-    for s in summaries:
-        table.add_row(
-            s.name, s.state, ", ".join(s.classes), str(s.annotators_per_image), str(s.images),
-            str(s.labeling), str(s.verifying), str(s.approved),
-        )  # fmt: skip
-    console.print(table)
-
-
-def _job_json(summary) -> dict:
-    return {
-        "id": summary.id,
-        "name": summary.name,
-        "state": summary.state,
-        "classes": list(summary.classes),
-        "annotators_per_image": summary.annotators_per_image,
-        "images": summary.images,
-        "labeling": summary.labeling,
-        "verifying": summary.verifying,
-        "approved": summary.approved,
-        "created_at": summary.created_at.isoformat(),
-    }
-
-
-# Changing jobs (label_manage), listed after the commands above.
-jobs_app.command("close")(label_manage.jobs_close)
-jobs_app.command("reopen")(label_manage.jobs_reopen)
-jobs_app.command("cancel")(label_manage.jobs_cancel)

@@ -13,26 +13,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qiloop.cli.common import HomeOption, JsonOption, console, print_json, settings_for
+from qiloop.cli.common import HomeOption, JsonOption, console, open_database, print_json
 
 app = typer.Typer(help="The labelling database's schema: revision, upgrade, history.", no_args_is_help=True)
 
 RevisionArg = Annotated[str, typer.Argument(help="A revision id from `qiloop labeling db history`, or head.")]
-
-
-def open_database(home, *, create: bool = True, must_exist: bool = False):
-    """The home folder's settings and its labelling database (needs the ``label`` extra).
-
-    ``create`` brings the schema to the newest revision on opening; the ``db`` commands open without it.
-    ``must_exist`` refuses a home folder that is not there (for commands that only read).
-    """
-    from qiloop.core.errors import require
-
-    require("sqlalchemy", "label")
-    from qiloop.labeling.db import Database
-
-    settings = settings_for(home, must_exist=must_exist)
-    return settings, Database.from_url(settings.labeling_db_url, create=create)
 
 
 def _state_json(state) -> dict:
