@@ -45,9 +45,36 @@ def print_labelling(result) -> None:
         )
 
 
+def print_triggers(report) -> None:
+    """Which trigger started each step of an orchestrated turn (sensor, run key, run), or why it started none."""
+    if not report.triggers:
+        return
+    table = Table("step", "trigger", "run key", "run", "seconds")
+    for t in report.triggers:
+        run = f"{t.job} {t.run_id[:8]} {'ok' if t.success else 'FAILED'}" if t.started else f"none: {t.detail}"
+        table.add_row(t.step, t.sensor, t.run_key or "-", run, f"{t.seconds:.1f}")
+    console.print(table)
+
+
+def print_orchestration_cost(reports: Sequence, *, import_s: float) -> None:
+    """What the orchestration added: importing it, and its ticks and runs beyond the steps' own work."""
+    triggers = [t for r in reports for t in r.triggers]
+    if not triggers:
+        return
+    runs = [t for t in triggers if t.started]
+    overhead = sum(t.dagster_s for t in triggers)
+    console.print(
+        f"  the orchestration's part: {import_s:.1f} s to import it, {overhead:.1f} s in {len(triggers)} trigger "
+        f"ticks and {len(runs)} runs beyond the steps' own work (runs took {sum(t.seconds for t in runs):.1f} s)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def print_turn(report) -> None:
     """Everything one turn did, in the order it happened."""
     console.print(f"  what turn {report.number} did:")
+    print_triggers(report)
     opened = report.opened
     if opened is not None:
         how = opened.prelabel_source or "none"
@@ -120,6 +147,7 @@ def print_side_by_side(reports: Sequence) -> None:
     def row(name: str, value) -> None:
         table.add_row(name, *(value(r) for r in reports))
 
+    row("started by (triggers)", _started_by)
     row("labelled in the turn", lambda r: f"{r.labelled.approved if r.labelled else 0} {r.source} images")
     row("label-store version trained on", lambda r: _get(r.candidate, "label_store_version"))
     row("training images (train/val/test)", lambda r: _splits(r.candidate))
@@ -142,6 +170,12 @@ def print_side_by_side(reports: Sequence) -> None:
         lambda r: " / ".join(f"{r.seconds.get(k, 0):.0f}" for k in ("label", "train", "deploy")),
     )
     console.print(table)
+
+
+def _started_by(report) -> str:
+    if not report.triggers:
+        return "direct calls"
+    return " → ".join(t.sensor for t in report.triggers if t.started) or "no trigger fired"
 
 
 def _confidence(candidate) -> str:

@@ -7,8 +7,9 @@ turn's weights) → the gate, on the same test images as production → approve
 only when the promotion rule says so → canary rollout to the line and wait →
 the line inspects new camera images → collect results and feedback.
 
-:func:`run_turn` is one implementation of :data:`TurnRunner`; the demo takes the
-runner as a parameter, so another (the orchestration's, in-process) can replace it.
+:func:`run_turn` is one implementation of :data:`TurnRunner`: it calls the use
+cases one after the other. :class:`qiloop.sim.turn_orchestrated.OrchestratedTurns`
+is the other, what ``qiloop demo`` runs: the orchestration's triggers start each step.
 """
 
 from __future__ import annotations
@@ -43,7 +44,11 @@ class World:
 
 @dataclass(frozen=True)
 class TurnPlan:
-    """What one turn does: where its labels come from, how it trains, and what the line inspects after."""
+    """What one turn does: where its labels come from, how it trains, and what the line inspects after.
+
+    ``config`` is the resolved training configuration; ``profile`` and ``overrides`` are what it was
+    resolved from, which the orchestration's training run takes as run config (see :meth:`resolve`).
+    """
 
     number: int
     source: Source
@@ -54,6 +59,48 @@ class TurnPlan:
     seed: int = 0
     policy: Any = None  # RolloutPolicy
     on_epoch: Callable[[dict], None] | None = None
+    profile: str | None = None
+    overrides: tuple[str, ...] = ()
+
+    @classmethod
+    def resolve(
+        cls, number: int, source: Source, *, profile: str, overrides: Sequence[str] = (), **fields: Any
+    ) -> TurnPlan:
+        """A plan whose training configuration is ``profile`` with ``overrides`` (``epochs=3``)."""
+        from qiloop.training.config import TrainConfig
+
+        config = TrainConfig.resolve(profile=profile, overrides=list(overrides))
+        return cls(number, source, config, profile=profile, overrides=tuple(overrides), **fields)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """What started a step of a turn: a trigger (sensor) and the run it started, or why it started none.
+
+    Attributes:
+        step: The turn's step (``label``, ``train``, ``deploy``).
+        sensor: The trigger's name.
+        run_key: The run key of the event it saw (None when it started no run).
+        job: The job it ran.
+        run_id: The run's id.
+        success: Whether the run succeeded (True when no run was started).
+        seconds: The run's wall-clock seconds; ``dagster_s`` of them were Dagster's (tick and run overhead).
+        detail: Why it started nothing, or how the run failed.
+    """
+
+    step: str
+    sensor: str
+    run_key: str | None = None
+    job: str | None = None
+    run_id: str | None = None
+    success: bool = True
+    seconds: float = 0.0
+    dagster_s: float = 0.0
+    detail: str = ""
+
+    @property
+    def started(self) -> bool:
+        return self.run_id is not None
 
 
 @dataclass
@@ -71,6 +118,7 @@ class TurnReport:
     collected: Collected | None = None
     production: str | None = None  # the registry's production version at the end of the turn
     seconds: dict[str, float] = field(default_factory=dict)
+    triggers: list[Trigger] = field(default_factory=list)  # what started each step (orchestrated turns)
 
     @property
     def deployed(self) -> str | None:
@@ -92,7 +140,7 @@ def run_turn(world: World, plan: TurnPlan) -> TurnReport:
     from qiloop.sim.workforce import add_gold_images, work_job
 
     report = TurnReport(plan.number, plan.source)
-    clock = _Clock(report.seconds)
+    clock = Clock(report.seconds)
     s, say = world.settings, world.say
 
     with clock("label"):
@@ -145,8 +193,8 @@ def run_turn(world: World, plan: TurnPlan) -> TurnReport:
     return report
 
 
-class _Clock:
-    """Seconds per named step, into ``seconds``."""
+class Clock:
+    """Seconds per named step, into ``seconds``: ``with clock("train"): ...``."""
 
     def __init__(self, seconds: dict[str, float]) -> None:
         self.seconds = seconds

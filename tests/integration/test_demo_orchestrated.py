@@ -1,0 +1,95 @@
+"""Two turns of the loop as ``qiloop demo`` runs them: through the orchestration's triggers, in this process.
+
+Real parts throughout (as in test_demo_turns.py): the stores, the labelling service
+with bots, ultralytics (one epoch fine-tuning the shipped checkpoint), MLflow, an
+embedded broker, the fleet controller and two device agents. Each step is a Dagster
+run that a trigger started on a persistent instance; the second turn is started by
+the device feedback (``labels_wanted``) and the label count (``labels_approved``).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("dagster", reason="needs qiloop[orchestrate]")
+pytest.importorskip("ultralytics", reason="needs qiloop[train]")
+pytest.importorskip("mlflow", reason="needs qiloop[registry]")
+pytest.importorskip("fastapi", reason="needs qiloop[label]")
+
+from qiloop.core.deployments import RolloutPolicy
+from qiloop.labeling.db import Database
+from qiloop.labelstore import LabelStore
+from qiloop.labelstore.formats import labels_csv
+from qiloop.labelstore.importer import import_parsed
+from qiloop.registry import ModelRegistry
+from qiloop.settings import Settings
+from qiloop.sim.devices import SimulatedLine
+from qiloop.sim.turn import TurnPlan, World
+from qiloop.sim.turn_orchestrated import OrchestratedTurns
+from qiloop.storage import ImageStore
+from qiloop.synth import generate_dataset
+from qiloop.training.gate import GateConfig
+
+pytestmark = pytest.mark.slow
+
+TINY = ["model=builtin:synthetic-yolov8n.pt", "epochs=1", "imgsz=320", "batch=8", "nbs=8", "workers=0",
+        "export.calibration_images=4", "export.parity_images=4", "augment.flipud=0.0"]  # fmt: skip
+
+
+def test_the_second_turn_is_started_by_the_feedback_and_label_count_triggers(tmp_path):
+    settings = Settings(home=tmp_path / "home")
+    data = generate_dataset(tmp_path / "data", 40, seed=3, unlabeled=8)
+    generate_dataset(tmp_path / "camera", 48, seed=1003)
+    shots = sorted((tmp_path / "camera" / "images").rglob("*.jpg"))
+    images, labels = ImageStore.from_settings(settings), LabelStore.from_settings(settings)
+    images.ingest([tmp_path / "data" / "images"], source="camera:test")
+    import_parsed(labels_csv.read(data.labels_csv), images, labels, images_root=tmp_path / "data")
+    registry, db = ModelRegistry.from_settings(settings), Database.from_settings(settings)
+    gate = GateConfig(min_map50=0.0, min_precision=0.0, min_recall=0.0)  # pending: the promotion rule approves
+    policy = RolloutPolicy(canary=1, soak_s=1, health_timeout_s=120)
+    common = dict(profile="quick", overrides=TINY, gate=gate, policy=policy)
+    said: list[str] = []
+
+    with SimulatedLine.start(settings, root=tmp_path / "line") as line:
+        world = World(settings, images, labels, registry, db, line, say=said.append)
+        turns = OrchestratedTurns.for_line(settings, line, policy=policy, retrain_after_labels=1, log_level="ERROR")
+        one = turns(world, TurnPlan.resolve(1, "unlabeled", camera=shots[:24], **common))
+        assert [(t.step, t.sensor, t.job) for t in one.triggers] == [
+            ("label", "labels_wanted", "open_labeling_job"),
+            ("train", "labels_approved", "training"),
+            ("deploy", "model_approved", "deployment"),
+        ], said
+        assert all(t.success and t.run_id for t in one.triggers)
+        assert one.opened.images == 8 and one.labelled.approved == 8
+        assert one.candidate.version == "scratch-detector/1" and one.candidate.checks
+        assert one.approved.production == "scratch-detector/1" and one.rollout.succeeded
+        assert one.rollout.devices_succeeded == 2 and one.deployed == "scratch-detector/1"
+        assert one.collected.results == 24 and one.collected.feedback > 0
+        feedback = {e.image_sha256 for e in images.feedback.list()}
+
+        plan = TurnPlan.resolve(2, "feedback", camera=shots[24:], start_from=one.candidate.weights, seed=1, **common)
+        two = turns(world, plan)
+        # A replayed tick starts nothing: each event's run key ran once.
+        assert turns.loop.tick("labels_wanted") == [] and turns.loop.tick("labels_approved") == []
+
+    db.dispose()
+    label, train = two.triggers[0], two.triggers[1]
+    assert (label.sensor, label.job) == ("labels_wanted", "open_labeling_job") and label.run_key.startswith("labels:")
+    assert label.run_key != one.triggers[0].run_key
+    assert (train.sensor, train.job) == ("labels_approved", "training") and train.run_key.startswith("train:")
+    runs = turns.loop.instance.get_runs()
+    assert {r.run_id for r in runs} >= {t.run_id for t in two.triggers if t.started}
+    assert all(r.tags.get("dagster/sensor_name") for r in runs)  # every run of the two turns came from a trigger
+    # The second model comes from the feedback's new labels, fine-tuned from turn 1's, against production.
+    assert two.opened.source == "feedback" and {r.image_sha256 for r in two.labelled.records} == feedback
+    assert two.candidate.label_store_version > one.candidate.label_store_version
+    assert two.candidate.images == one.candidate.images + len(feedback)
+    assert two.candidate.started_from == str(one.candidate.weights)
+    assert two.candidate.champion == "scratch-detector/1"
+    if two.promotion.promote:
+        assert two.triggers[2].job == "deployment" and two.rollout.succeeded
+        assert two.production == "scratch-detector/2"
+    else:
+        assert not two.triggers[2].started and two.rollout is None  # the rollout trigger started nothing
+        assert two.production == "scratch-detector/1"
+    assert any("trigger labels_approved (run key train:" in line for line in said)
