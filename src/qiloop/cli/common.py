@@ -33,6 +33,9 @@ HomeOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")]
+FleetDbOption = Annotated[
+    Path | None, typer.Option("--db", help="The fleet database (default <home>/fleet.db).", show_default=False)
+]
 
 
 def settings_for(home: Path | None, *, must_exist: bool = False) -> Settings:
@@ -127,3 +130,18 @@ def as_of_arg(as_of: str | None, version: int | None):
             "give --as-of or --store-version, not both", hint="one names a time, the other a label-store table version"
         )
     return version if version is not None else (parse_time(as_of) if as_of is not None else None)
+
+
+def result_line(result) -> Text:
+    """One line per inspection result: time, device, image, verdict, scores, latency, model version."""
+    from qiloop.registry.refs import format_ref
+
+    scores = ", ".join(f"{d.score:.2f}" for d in result.detections) or "-"
+    return Text.assemble(
+        f"{result.time:%H:%M:%S} ",
+        (result.device_id, "bold"),
+        f" #{result.sequence} {result.image_name} ",
+        (result.verdict, "red" if result.verdict == "fail" else "green"),
+        f" scores [{scores}] {result.latency_ms:.0f} ms ",
+        (format_ref(result.model_name, result.model_version), "dim"),
+    )

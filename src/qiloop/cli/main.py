@@ -17,22 +17,24 @@ from qiloop import __version__
 from qiloop.cli import (
     agent,
     broker,
+    collect,
     demo,
+    deploy,
     edge,
     evaluate,
-    fleet_results,
+    fleet,
     images,
     labeling,
     labels,
     models,
     pretrain,
+    results,
     serve,
     status,
     synth,
     train,
     up,
 )
-from qiloop.cli import fleet as fleet_commands
 from qiloop.cli.common import err_console, print_error
 from qiloop.core.errors import ConfigurationError, NotFoundError, QiloopError
 
@@ -48,18 +50,18 @@ app.add_typer(labels.app, name="labels")
 app.add_typer(labeling.app, name="labeling")
 app.add_typer(labeling.app, name="label", hidden=True)  # the name before 0.2, kept working
 app.add_typer(models.app, name="models")
-app.add_typer(fleet_results.results_app, name="results")
+app.add_typer(results.app, name="results")
 app.add_typer(broker.app, name="broker")
 app.add_typer(edge.app, name="edge")
 app.add_typer(agent.app, name="agent")
-app.add_typer(fleet_commands.app, name="fleet")
-app.command("deploy")(fleet_commands.deploy)
+app.add_typer(fleet.app, name="fleet")
+app.command("deploy")(deploy.deploy)
 app.command("evaluate")(evaluate.evaluate)
 app.command("train")(train.train)
 app.command("pretrain")(pretrain.pretrain)
 app.command("synth")(synth.synth)
 app.command("demo")(demo.demo)
-app.command("collect")(fleet_results.collect)
+app.command("collect")(collect.collect)
 app.command("serve")(serve.serve)
 app.command("up")(up.up)
 app.command("status")(status.status)

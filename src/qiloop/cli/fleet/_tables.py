@@ -1,4 +1,4 @@
-"""Tables for ``qiloop fleet status`` and ``qiloop fleet devices``."""
+"""Tables for ``qiloop fleet status``, ``qiloop fleet devices`` and ``qiloop deploy --wait``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``qiloop deploy`` and ``qiloop fleet``: roll components out to devices, run the controller, look at the fleet.
+"""``qiloop deploy``: roll components out to devices.
 
 ``qiloop deploy`` records a rollout in ``<home>/fleet.db``; the fleet controller
 (``qiloop fleet serve``, which serves the component files, follows the devices'
@@ -8,23 +8,12 @@ the soak, a roll-back when it fails.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from qiloop.cli import fleet_alerts
 from qiloop.cli.common import HomeOption, JsonOption, console, print_json, settings_for
-from qiloop.cli.fleet_downloads import download_url
-from qiloop.cli.fleet_enroll import register as register_enrollment
-from qiloop.cli.fleet_serve import serve
-from qiloop.cli.fleet_show import show_devices, show_rollouts
-
-app = typer.Typer(help="The fleet controller and the devices it knows.", no_args_is_help=True)
-app.command("serve")(serve)
-app.command("download-url")(download_url)
-register_enrollment(app)
-app.add_typer(fleet_alerts.app, name="alerts")
+from qiloop.cli.fleet._tables import show_rollouts
 
 TargetOption = Annotated[
     str, typer.Option("--target", help="A group name, group:NAME or device:ID.", show_default=False)
@@ -129,83 +118,3 @@ def _wait(controller, rollout_id: str, timeout: float, *, quiet: bool):
 
         wait_for_rollout(controller.db, rollout_id, timeout=timeout, on_change=show)
     return controller.db.rollout(rollout_id)
-
-
-@app.command("status")
-def status(
-    limit: Annotated[int, typer.Option("--limit", help="Recent rollouts to show.")] = 10,
-    home: HomeOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    """Show the recent rollouts (phase, canaries, per-device outcome) and each device's state."""
-    from qiloop.fleet.registry_db import FleetDB
-
-    db = FleetDB.from_settings(settings_for(home))
-    rollouts, devices, controllers = db.rollouts(limit=limit), db.devices(), db.controllers()
-    if json_out:
-        print_json({"controllers": controllers, "rollouts": [r.model_dump(mode="json") for r in rollouts],
-                    "devices": [d.__dict__ for d in devices]})  # fmt: skip
-        return
-    console.print(f"controller: {'running' if controllers else 'not running'}")
-    show_rollouts(rollouts)
-    show_devices(devices)
-
-
-@app.command("devices")
-def devices(
-    group: Annotated[str | None, typer.Option("--group", help="Only this group.", show_default=False)] = None,
-    home: HomeOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    """List the device registry: groups, running components, last report and status."""
-    from qiloop.fleet.registry_db import FleetDB
-
-    found = FleetDB.from_settings(settings_for(home)).devices(group)
-    if json_out:
-        print_json([d.__dict__ for d in found])
-        return
-    show_devices(found)
-
-
-@app.command("export-greengrass")
-def export_greengrass(
-    component: Annotated[
-        str, typer.Option("--component", help="NAME/VERSION of a published component.", show_default=False)
-    ],
-    out: Annotated[Path, typer.Option("--out", help="Folder to write recipes, artefacts and deployment into.")],
-    deployment: Annotated[
-        str | None,
-        typer.Option(
-            "--deployment", help="Also export this deployment (id from qiloop fleet status).", show_default=False
-        ),
-    ] = None,
-    bucket: Annotated[
-        str, typer.Option("--bucket", help="S3 bucket the artefacts will be uploaded to.")
-    ] = "YOUR-BUCKET",
-    home: HomeOption = None,
-) -> None:
-    """Write AWS IoT Greengrass v2 recipes (and a deployment) for users who run Greengrass."""
-    from qiloop.core.errors import ConfigurationError, NotFoundError
-    from qiloop.fleet.component_store import ComponentStore
-    from qiloop.fleet.greengrass import export
-    from qiloop.fleet.registry_db import FleetDB
-
-    settings = settings_for(home)
-    store = ComponentStore.from_settings(settings)
-    name, _, version = component.partition("/")
-    if not version:
-        raise ConfigurationError(f"--component {component!r} names no version", hint="write NAME/VERSION")
-    components = {(name, version): store.get(name, version)}
-    document = None
-    if deployment is not None:
-        signed = FleetDB.from_settings(settings).deployment(deployment)
-        if signed is None:
-            raise NotFoundError(f"no deployment {deployment}", hint="see the ids in qiloop fleet status --json")
-        document = signed.deployment()
-        for ref in document.components:
-            components.setdefault((ref.name, ref.version), store.get(ref.name, ref.version))
-    written = export(list(components.values()), store.read_file, out, deployment=document, bucket=bucket)
-    for path in written:
-        console.print(f"  {path}", highlight=False)
-    console.print(f"upload {out / 'artifacts'} to s3://{bucket}/qiloop/, then create the components from "
-                  f"{out / 'recipes'}", highlight=False)  # fmt: skip
