@@ -2,9 +2,10 @@
 
 The images are the device's feedback images (those it sent back as uncertain,
 with its model's boxes as pre-labels) received within ``lookback`` of the alert
-and neither labelled nor waiting in another job. The loop's
-:func:`qiloop.loop.labeling_job.open_labeling_job` takes every device's feedback
-at once, so this asks the labelling library directly for one device's.
+and neither labelled nor waiting in another job: the selection of
+:func:`qiloop.labeling.job_sources.free_images`, which the loop's
+:func:`qiloop.loop.labeling_job.open_labeling_job` uses too (fleet may not import the
+loop, and this job wants one device's feedback, not every device's).
 
 Off by default (``QILOOP_FLEET_ALERT_LABELING=true`` turns it on): a job is work
 for people, and a noisy line should not fill their queue unasked.
@@ -30,16 +31,11 @@ def open_device_job(db, images, labels, device_id: str, *, since: datetime, clas
         images, labels: The image store (its feedback area) and the label store.
     """
     from qiloop.labeling import jobs
+    from qiloop.labeling.job_sources import free_images
 
-    with db.session() as session:
-        taken = jobs.queued_sha256s(session) | labels.labeled_sha256s()
-    prelabels: dict[str, list] = {}
-    for entry in images.feedback.list(device_id):
-        if entry.received_at >= since and entry.image_sha256 not in taken:
-            prelabels[entry.image_sha256] = list(entry.prelabels)
-    if not prelabels:
+    chosen = free_images(db, images, labels, "feedback", device_id=device_id, since=since)
+    if not chosen.records:
         return None
-    records = [images.get(sha) for sha in prelabels]
     safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in device_id)[:80]
     spec = jobs.JobSpec.build(
         name=name or f"alert-{safe}-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}",
@@ -49,7 +45,7 @@ def open_device_job(db, images, labels, device_id: str, *, since: datetime, clas
         instructions=f"Images device {device_id} sent back after its results changed; box every defect.",
     )
     with db.session() as session:
-        return jobs.create_job(session, spec, records, prelabels=prelabels)
+        return jobs.create_job(session, spec, chosen.records, prelabels=chosen.prelabels)
 
 
 class LabelingTrigger:

@@ -7,8 +7,9 @@ its numeric figures.
 
 - :func:`qiloop.loop.ingest.ingest_images` — camera files into the image store → ``Ingested``.
 - :func:`qiloop.loop.labeling_job.waiting_images` — the images a new job would take (unlabelled or feedback).
-- :func:`qiloop.loop.labeling_job.open_labeling_job` — a labelling job for them, pre-labelled by the
-  production model (feedback keeps its devices' boxes) → ``OpenedJob`` or None when nothing waits.
+- :func:`qiloop.loop.labeling_job.open_labeling_job` — the one way a labelling job is opened (CLI, triggers,
+  demo): over unlabelled, feedback or named images, pre-labelled by the production model or a named one
+  (feedback keeps its devices' boxes) → ``OpenedJob``, or None when fewer than ``min_images`` wait.
 - :func:`qiloop.loop.publish.publish_approved_labels` — approvals not yet in the label store → ``Published``.
 - :func:`qiloop.loop.train.train_candidate` — snapshot → dataset → train → evaluate → gate → register,
   optionally fine-tuning earlier weights → ``TrainedCandidate``.

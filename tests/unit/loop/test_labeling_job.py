@@ -108,3 +108,35 @@ def test_a_taken_name_and_a_model_of_other_classes_are_refused(home, tiny_packag
     open_labeling_job(home.db, home.images, home.labels, classes=["scratch"], name="taken", limit=1)
     with pytest.raises(ConfigurationError, match="already exists"):
         open_labeling_job(home.db, home.images, home.labels, classes=["scratch"], name="taken")
+
+
+def test_named_images_and_the_jobs_terms_reach_the_job(home):
+    from qiloop.labeling import jobs
+
+    records = ingest_images(home.images, 4, first_seed=60)
+    opened = open_labeling_job(home.db, home.images, home.labels, classes=["scratch"], source="named",
+                               named=[r.sha256[:16] for r in records[1:3]], name="chosen", annotators=2, quorum=2,
+                               min_support=None, lease_seconds=60, prelabel_model=None)  # fmt: skip
+    assert opened.source == "named" and opened.images == 2 and opened.summary.annotators_per_image == 2
+    assert set(items(home.db, "chosen")) == {r.sha256 for r in records[1:3]}
+    with home.db.session() as session:
+        job = jobs.get_job(session, "chosen")
+        assert (job.quorum, job.min_support, job.lease_seconds) == (2, None, 60)
+
+
+def test_a_registry_factory_is_built_when_production_pre_labels_are_asked_for(home):
+    from qiloop.registry import ModelRegistry
+
+    ingest_images(home.images, 1, first_seed=70)
+    built = []
+
+    def registry():
+        built.append(ModelRegistry.from_settings(home.settings))
+        return built[-1]
+
+    assert open_labeling_job(home.db, home.images, home.labels, classes=["scratch"], registry=registry,
+                             prelabel_model=None, name="no-model").prelabel_source is None  # fmt: skip
+    assert built == []  # no model asked for: the registry is never built
+    ingest_images(home.images, 1, first_seed=71)
+    opened = open_labeling_job(home.db, home.images, home.labels, classes=["scratch"], registry=registry)
+    assert len(built) == 1 and opened.prelabel_source is None  # nothing is in production yet

@@ -8,8 +8,9 @@ from qiloop.labeling import accounts, lifecycle, workforce
 from qiloop.labeling.api import overview
 from qiloop.labeling.api.deps import Principal, admin
 from qiloop.labeling.api.schemas import DisabledIn, JobIn, NewUserIn, PasswordIn, RoleIn
-from qiloop.labeling.job_sources import open_job
+from qiloop.labeling.job_sources import free_images
 from qiloop.labeling.jobs import JobSpec
+from qiloop.labeling.jobs import create_job as write_job
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 
@@ -37,9 +38,10 @@ def create_job(body: JobIn, request: Request, who: Principal = Depends(admin)) -
         gold_every=body.gold_every,
         lease_seconds=body.lease_seconds,
     )
-    done = open_job(
-        state.db, state.image_store, state.label_store, spec, body.source, limit=body.limit, created_by=who.user_id
-    )
+    chosen = free_images(state.db, state.image_store, state.label_store, body.source, limit=body.limit)
+    spec = spec.model_copy(update={"prelabel_source": chosen.prelabel_source})
+    with state.db.session() as session:
+        done = write_job(session, spec, chosen.records, prelabels=chosen.prelabels, created_by=who.user_id)
     return overview.job_json(done)
 
 

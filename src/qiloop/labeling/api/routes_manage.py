@@ -19,7 +19,7 @@ from qiloop.labeling.api import access, overview
 from qiloop.labeling.api.deps import Principal, admin
 from qiloop.labeling.api.display import file_name
 from qiloop.labeling.api.pages import render
-from qiloop.labeling.job_sources import SOURCES, open_job
+from qiloop.labeling.job_sources import SOURCES, free_images
 
 router = APIRouter(include_in_schema=False)
 
@@ -65,10 +65,11 @@ def create_job(
             annotators_per_image=_whole(annotators, "annotators per image"),
             gold_every=_whole(gold_every, "gold every"),
         )
-        done = open_job(
-            state.db, state.image_store, state.label_store, spec, source,
-            limit=_whole(limit, "at most") if limit.strip() else None, created_by=who.user_id,
-        )  # fmt: skip
+        chosen = free_images(state.db, state.image_store, state.label_store, source,
+                             limit=_whole(limit, "at most") if limit.strip() else None)  # fmt: skip
+        spec = spec.model_copy(update={"prelabel_source": chosen.prelabel_source})
+        with state.db.session() as session:
+            done = jobs.create_job(session, spec, chosen.records, prelabels=chosen.prelabels, created_by=who.user_id)
     except (ConfigurationError, NotFoundError) as exc:
         return jobs_page(request, form=filled, status=400 if isinstance(exc, ConfigurationError) else 404,
                          error=exc.message, hint=exc.hint)  # fmt: skip
