@@ -32,7 +32,6 @@ from qiloop.edge.inference.decision import Outgoing, Rules, decide
 from qiloop.edge.inference.outbox import Outbox, OutboxFullError
 from qiloop.edge.inference.sources import Frame, open_source
 from qiloop.edge.inference.stats import RunningStats, Snapshot
-from qiloop.edge.runtime.preprocess import as_rgb_array
 from qiloop.protocol.messages import InferenceResult
 from qiloop.protocol.topics import status_topic
 
@@ -81,7 +80,10 @@ class InferenceApp:
         path = outbox_path or config.outbox
         if path is None:
             raise ConfigurationError("no outbox file configured", hint="set outbox=PATH")
-        detector = OnnxDetector.from_package(config.package, threads=config.threads, int8=config.int8)
+        detector = OnnxDetector.from_package(
+            config.package, threads=config.threads, int8=config.int8, providers=config.providers,
+            optimized_dir=config.optimized_dir,
+        )  # fmt: skip
         source = open_source(config.source)
         outbox = Outbox(path, device_id=config.device_id, max_bytes=config.max_outbox_bytes,
                         drop_policy=config.drop_policy)  # fmt: skip
@@ -147,8 +149,9 @@ class InferenceApp:
             return self._reject(frame, frame.error)
         started = time.perf_counter()
         try:
-            rgb = frame.array if frame.array is not None else as_rgb_array(frame.data)
-            found = self.detector.detect(rgb, confidence=self.rules.detect_floor)
+            # Encoded bytes go to the detector as they are: it decodes large JPEGs at a reduced scale.
+            image = frame.array if frame.array is not None else frame.data
+            found = self.detector.detect(image, confidence=self.rules.detect_floor)
         except ImageRejectedError as exc:
             return self._reject(frame, exc.reason)
         latency_ms = (time.perf_counter() - started) * 1000

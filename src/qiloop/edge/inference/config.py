@@ -77,6 +77,15 @@ class AppConfig(_Section):
     package: Path = Field(description="the model package folder")
     int8: bool = Field(default=False, description="run model.int8.onnx")
     threads: int | None = Field(default=None, ge=1, description="ONNX Runtime threads; None uses every core")
+    providers: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="ONNX Runtime execution providers in order of preference, e.g. "
+        "[OpenVINOExecutionProvider, CPUExecutionProvider] (needs onnxruntime-openvino); None: the CPU",
+    )
+    optimized_dir: Path | None = Field(
+        default=None, description="keep the model optimised for this CPU here, so later starts skip optimising it"
+    )
     device_id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,128}$", description="this device's name in topics and messages")
     broker: str | None = Field(default=None, description="MQTT broker URL (mqtt:// or mqtts://)")
     results_topic: str = Field(default=RESULT_TOPIC, min_length=1)

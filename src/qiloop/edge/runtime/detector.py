@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from qiloop.core.detections import Detections
-from qiloop.core.errors import InvalidRecordError, NotFoundError, require
+from qiloop.core.errors import InvalidRecordError, NotFoundError
 from qiloop.core.package import ModelManifest, read_manifest
 from qiloop.edge.runtime.postprocess import decode
-from qiloop.edge.runtime.preprocess import as_rgb_array, letterbox
+from qiloop.edge.runtime.preprocess import Letterboxer, read_rgb
+from qiloop.edge.runtime.session import build_session
 
 FP32_FILE = "model.onnx"
 INT8_FILE = "model.int8.onnx"
@@ -30,17 +31,23 @@ class OnnxDetector:
             ``run``/``get_inputs`` interface) for the package's model.
         manifest: The package's manifest: classes, input size, thresholds.
         model_file: Which file of the package the session runs (for reports).
+        draft_decode: Decode JPEGs at least twice the input size at 1/2, 1/4 or 1/8
+            scale (see :func:`~qiloop.edge.runtime.preprocess.read_rgb`).
 
     Example:
         >>> detector = OnnxDetector.from_package("packages/scratch-3", threads=1)  # doctest: +SKIP
         >>> detector.detect(open("tag.jpg", "rb").read()).scores  # doctest: +SKIP
     """
 
-    def __init__(self, session, manifest: ModelManifest, *, model_file: str = FP32_FILE) -> None:
+    def __init__(
+        self, session, manifest: ModelManifest, *, model_file: str = FP32_FILE, draft_decode: bool = True
+    ) -> None:
         self.session = session
         self.manifest = manifest
         self.model_file = model_file
+        self.draft_decode = draft_decode
         self._input = session.get_inputs()[0].name
+        self._letterbox = Letterboxer(self.input_size, manifest.preprocessing.pad_value)
         self.ready = False
 
     @classmethod
@@ -51,6 +58,7 @@ class OnnxDetector:
         threads: int | None = None,
         int8: bool = False,
         providers: Sequence[str] | None = None,
+        optimized_dir: str | Path | None = None,
     ) -> OnnxDetector:
         """Load a verified package and return a detector that has passed a test inference.
 
@@ -58,15 +66,19 @@ class OnnxDetector:
             path: The package folder (``manifest.json`` and its ONNX files).
             threads: ONNX Runtime intra-op threads; ``None`` lets it use every core.
             int8: Run ``model.int8.onnx`` instead of ``model.onnx``.
-            providers: Execution providers in order of preference (CPU by default).
+            providers: Execution providers in order of preference (CPU by default);
+                each must be one ``onnxruntime.get_available_providers()`` lists.
+            optimized_dir: A writable folder where the model, once optimised for this
+                machine, is kept, so later starts skip the optimisation (see
+                :func:`~qiloop.edge.runtime.session.build_session`).
 
         Raises:
             NotFoundError: Not a package, or it lacks the requested model file.
             InvalidRecordError: A file's sha256 differs from the manifest, the model
                 cannot be loaded, or its input/output shapes contradict the manifest.
+            ConfigurationError: A requested execution provider is not installed.
             MissingDependencyError: onnxruntime is not installed.
         """
-        ort = require("onnxruntime", "edge")
         folder = Path(path)
         manifest = read_manifest(folder, verify=True)
         model_file = INT8_FILE if int8 else FP32_FILE
@@ -75,19 +87,10 @@ class OnnxDetector:
                 f"model package {folder} has no {model_file}",
                 hint="run without --int8, or rebuild the package with INT8 export",
             )
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.inter_op_num_threads = 1
-        if threads is not None:
-            options.intra_op_num_threads = int(threads)
-        try:
-            session = ort.InferenceSession(
-                str(folder / model_file), sess_options=options, providers=list(providers or ["CPUExecutionProvider"])
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise InvalidRecordError(
-                f"ONNX Runtime cannot load {folder / model_file}: {exc}", hint="rebuild or download the package again"
-            ) from exc
+        sha256 = manifest.files[model_file].sha256
+        session = build_session(
+            folder / model_file, threads=threads, providers=providers, optimized_dir=optimized_dir, sha256=sha256
+        )
         detector = cls(session, manifest, model_file=model_file)
         detector.check()
         return detector
@@ -112,7 +115,7 @@ class OnnxDetector:
                 hint="the manifest does not belong to this model; rebuild the package",
             )
         blank = np.full((*self.input_size, 3), self.manifest.preprocessing.pad_value, np.uint8)
-        output = self.forward(letterbox(blank, self.input_size)[0])
+        output = self.forward(self._letterbox(blank)[0])
         expected = 4 + len(self.manifest.classes)
         if output.ndim != 3 or output.shape[:2] != (1, expected):
             raise InvalidRecordError(
@@ -145,8 +148,8 @@ class OnnxDetector:
             ImageRejectedError: The image cannot be read.
         """
         limits = self.manifest.thresholds
-        rgb = as_rgb_array(image)
-        tensor, ratio, pad = letterbox(rgb, self.input_size, self.manifest.preprocessing.pad_value)
+        rgb, size = read_rgb(image, self.input_size if self.draft_decode else None)
+        tensor, box = self._letterbox(rgb, size)
         operating = self.manifest.operating_confidence() if confidence is None else confidence
         floor = min(operating.values(), default=limits.confidence) if isinstance(operating, dict) else operating
         found = decode(
@@ -154,9 +157,9 @@ class OnnxDetector:
             confidence=floor,
             iou=limits.iou if iou is None else iou,
             max_detections=limits.max_detections if max_detections is None else max_detections,
-            ratio=ratio,
-            pad=pad,
-            image_size=rgb.shape[:2],
+            ratio=box.ratio,
+            pad=box.pad,
+            image_size=size,
         )
         return found.above(operating) if isinstance(operating, dict) else found
 

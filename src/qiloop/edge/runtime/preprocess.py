@@ -5,11 +5,19 @@ ratio, pad centred with grey 114, the same rounding of the size and the same
 split of odd padding) and the resampling is OpenCV's bilinear resize
 (:mod:`qiloop.edge.runtime.resize`), so a model sees here the very pixels it
 saw when it was validated.
+
+A JPEG at least twice the input size in both directions is decoded at 1/2,
+1/4 or 1/8 of its size straight from its DCT coefficients (:func:`read_rgb`
+with ``fit``): a fraction of the decoding and resizing work, and an average
+over each block, close to the area resize ultralytics' validation applies to
+large images. :class:`Letterboxer` writes into buffers kept per thread, so
+an image costs no fresh multi-megabyte arrays.
 """
 
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +50,22 @@ def as_rgb_array(image) -> np.ndarray:
         ImageRejectedError: The bytes or file are not a readable image, or the
             array has the wrong shape or type.
     """
+    return read_rgb(image)[0]
+
+
+def read_rgb(image, fit: tuple[int, int] | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+    """An ``HxWx3`` uint8 RGB array and the image's original ``(height, width)``.
+
+    Args:
+        image: A PIL image, an array, encoded bytes or a path.
+        fit: The ``(height, width)`` the pixels will be resized to. A JPEG at least
+            twice as large in both directions is then decoded at 1/2, 1/4 or 1/8
+            scale (never below ``fit``), so the array may be smaller than the
+            original size returned beside it.
+
+    Raises:
+        ImageRejectedError: As :func:`as_rgb_array`.
+    """
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
             raise ImageRejectedError(
@@ -49,15 +73,20 @@ def as_rgb_array(image) -> np.ndarray:
                 f"expected an HxWx3 uint8 RGB array, got {image.dtype} of shape {image.shape}",
                 hint="convert the frame to 8-bit RGB first",
             )
-        return np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
+        rgb = np.repeat(image[:, :, None], 3, axis=2) if image.ndim == 2 else image
+        return rgb, rgb.shape[:2]
     if isinstance(image, Image.Image):
-        return _rgb(image)
+        return _rgb(image), (image.height, image.width)
     name = str(image) if isinstance(image, (str, Path)) else "<bytes>"
     try:
         source = io.BytesIO(image) if isinstance(image, (bytes, bytearray, memoryview)) else Path(image)
         with Image.open(source) as opened:
+            size = (opened.height, opened.width)
+            if fit is not None and opened.format == "JPEG" and opened.mode in ("RGB", "L", "CMYK"):
+                target = letterbox_geometry(size, fit).size
+                opened.draft("RGB" if opened.mode != "L" else "L", (target[1], target[0]))
             opened.load()
-            return _rgb(opened)
+            return _rgb(opened), size
     except (UnidentifiedImageError, ImportError) as exc:
         # ImportError: a process that also loaded ultralytics has Image.open patched to
         # look for a HEIF plugin when a format is unknown.
@@ -94,10 +123,10 @@ def letterbox_geometry(shape: tuple[int, int], new_shape: tuple[int, int]) -> Le
 
 
 def letterbox(image, new_shape: tuple[int, int], pad_value: int = 114) -> tuple[np.ndarray, tuple, tuple]:
-    """The model input for ``image``: ``(1, 3, h, w)`` float32 RGB in [0, 1].
+    """The model input for ``image``: ``(1, 3, h, w)`` float32 RGB in [0, 1] (a new array).
 
     Args:
-        image: Anything :func:`as_rgb_array` reads.
+        image: Anything :func:`as_rgb_array` reads (decoded at full size).
         new_shape: The model's input ``(height, width)``.
         pad_value: Grey level of the padding.
 
@@ -105,10 +134,43 @@ def letterbox(image, new_shape: tuple[int, int], pad_value: int = 114) -> tuple[
         ``(tensor, ratio, pad)``: ``ratio`` is ``(x, y)`` input pixels per original
         pixel, ``pad`` is ``(left, top)`` in input pixels; together they map boxes back.
     """
-    rgb = as_rgb_array(image)
-    geometry = letterbox_geometry(rgb.shape[:2], new_shape)
-    canvas = np.full((*new_shape, 3), pad_value, dtype=np.uint8)
-    left, top = geometry.pad
-    resize_bilinear(rgb, geometry.size, out=canvas[top : top + geometry.size[0], left : left + geometry.size[1]])
-    tensor = canvas.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255)
-    return tensor, geometry.ratio, geometry.pad
+    tensor, geometry = Letterboxer(new_shape, pad_value)(as_rgb_array(image))
+    return tensor.copy(), geometry.ratio, geometry.pad
+
+
+class Letterboxer:
+    """Letterboxes images into one input size, reusing its buffers (one set per thread).
+
+    The tensor it returns is overwritten by the calling thread's next call.
+
+    Args:
+        new_shape: The model's input ``(height, width)``.
+        pad_value: Grey level of the padding.
+    """
+
+    def __init__(self, new_shape: tuple[int, int], pad_value: int = 114) -> None:
+        self.new_shape = (int(new_shape[0]), int(new_shape[1]))
+        self.pad_value = pad_value
+        self._local = threading.local()
+
+    def __call__(self, rgb: np.ndarray, original: tuple[int, int] | None = None) -> tuple[np.ndarray, Letterbox]:
+        """The ``(1, 3, h, w)`` float32 tensor for ``rgb`` and its letterbox.
+
+        Args:
+            rgb: ``HxWx3`` uint8 pixels.
+            original: The image's size when ``rgb`` was decoded smaller (see
+                :func:`read_rgb`): the letterbox, and so the mapping of boxes back,
+                is that of the original.
+        """
+        geometry = letterbox_geometry(original or rgb.shape[:2], self.new_shape)
+        local = self._local
+        if getattr(local, "canvas", None) is None:
+            local.canvas = np.empty((*self.new_shape, 3), np.uint8)
+            local.tensor = np.empty((1, 3, *self.new_shape), np.float32)
+        canvas = local.canvas
+        canvas.fill(self.pad_value)
+        (left, top), (h, w) = geometry.pad, geometry.size
+        resize_bilinear(rgb, geometry.size, out=canvas[top : top + h, left : left + w])
+        # One pass: uint8 -> float32 and / 255 (a true division, as ultralytics does it).
+        np.divide(canvas.transpose(2, 0, 1), np.float32(255), out=local.tensor[0])
+        return local.tensor, geometry

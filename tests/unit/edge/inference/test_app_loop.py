@@ -4,7 +4,8 @@ The app's collaborators are small stand-ins that obey their interfaces: a detect
 whose one box scores the image's grey level (so a test picks each image's score by
 its pixels), an in-memory source that records what the app did with each frame, and
 a publisher that delivers what the outbox holds when flushed. The outbox is the real
-one, an SQLite file in ``tmp_path``; the images are real PNG bytes the app decodes.
+one, an SQLite file in ``tmp_path``; the images are real PNG bytes the detector decodes
+(the app hands encoded frames over as they are, as to the real detector).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from qiloop.edge.inference.app import InferenceApp
 from qiloop.edge.inference.config import AppConfig
 from qiloop.edge.inference.outbox import Outbox
 from qiloop.edge.inference.sources import Frame
+from qiloop.edge.runtime.preprocess import as_rgb_array
 from qiloop.protocol.messages import parse_message
 
 MANIFEST = ModelManifest(
@@ -39,6 +41,7 @@ class GreyDetector:
         self.asked: list[float | None] = []
 
     def detect(self, image, *, confidence: float | None = None, **_) -> Detections:
+        image = as_rgb_array(image)  # raises ImageRejectedError for unreadable bytes, as the real one does
         self.asked.append(confidence)
         found = Detections(np.array([[2.0, 2.0, 8.0, 8.0]]), [float(image[0, 0, 0]) / 255], [0])
         return found.above(self.manifest.thresholds.confidence if confidence is None else confidence)
