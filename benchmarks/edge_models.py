@@ -109,6 +109,7 @@ def prepare(weights: Path | None = None, package: Path | None = None, *, work: P
     """Build (or reuse from ``work``) the package and the square reference models for ``weights``."""
     from qiloop.core.package import write_manifest
     from qiloop.training import ultralytics_adapter as adapter
+    from qiloop.training.graph_rewrite import rewrite_file
     from qiloop.training.quantize import quantize_int8
 
     if weights is None:
@@ -127,6 +128,7 @@ def prepare(weights: Path | None = None, package: Path | None = None, *, work: P
     if not done.is_file():
         shutil.rmtree(own, ignore_errors=True)
         adapter.export_onnx(weights, own / "model.onnx", input_hw=INPUT_HW)
+        rewrite_file(own / "model.onnx")  # as qiloop's export does; the reference models stay ultralytics' own
         quantize_int8(own / "model.onnx", own / "model.int8.onnx", calibration, input_hw=INPUT_HW)
         write_manifest(
             own, name="bench-detector", version="1", classes=["scratch"],

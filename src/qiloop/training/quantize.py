@@ -105,6 +105,9 @@ def quantize_int8(
     per_channel: bool = False,
     method: str = "minmax",
     float_prefixes: Sequence[str] = (),
+    quant_format: str = "qdq",
+    activations: str = "uint8",
+    reduce_range: bool = False,
 ) -> Path:
     """Write a statically quantised INT8 (QDQ) copy of ``fp32_path`` to ``out_path``.
 
@@ -120,10 +123,23 @@ def quantize_int8(
             extremes), ``percentile`` (99.999th percentile, clipping rare outliers) or ``entropy``.
         float_prefixes: also keep in float every node whose name starts with one of these
             (e.g. ``/model.22/`` for the whole detection head).
+        quant_format: ``qdq`` (quantise/dequantise pairs that ONNX Runtime folds into INT8
+            operators when it loads the model) or ``qoperator`` (the INT8 operators written out).
+        activations: ``uint8`` (with int8 weights: the u8 x s8 products x86 multiplies
+            natively, VNNI or not) or ``int8`` (s8 x s8, for ARM and other providers).
+        reduce_range: 7-bit weights, for CPUs without VNNI whose u8 x s8 instruction
+            can saturate its 16-bit sums.
     """
     methods = {"minmax": "MinMax", "percentile": "Percentile", "entropy": "Entropy"}
     if method not in methods:
         raise ConfigurationError(f"unknown calibration method {method!r}", hint=f"use one of {', '.join(methods)}")
+    formats = {"qdq": "QDQ", "qoperator": "QOperator"}
+    types = {"uint8": "QUInt8", "int8": "QInt8"}
+    if quant_format not in formats or activations not in types:
+        raise ConfigurationError(
+            f"unknown INT8 layout: format {quant_format!r}, activations {activations!r}",
+            hint=f"format one of {', '.join(formats)}; activations one of {', '.join(types)}",
+        )
     if not calibration_images:
         raise ConfigurationError("INT8 quantisation needs calibration images", hint="pass some training images")
     onnx = require("onnx", "train")
@@ -146,10 +162,11 @@ def quantize_int8(
             str(prepared),
             str(out_path),
             reader,
-            quant_format=quantization.QuantFormat.QDQ,
-            activation_type=quantization.QuantType.QUInt8,
+            quant_format=getattr(quantization.QuantFormat, formats[quant_format]),
+            activation_type=getattr(quantization.QuantType, types[activations]),
             weight_type=quantization.QuantType.QInt8,
             per_channel=per_channel,
+            reduce_range=reduce_range,
             calibrate_method=getattr(quantization.CalibrationMethod, methods[method]),
             nodes_to_exclude=excluded,
         )
