@@ -9,7 +9,8 @@ recipe under the output folder.
 Run, e.g. a screening of two rounds of five at 30 epochs::
 
     python benchmarks/crossval_real.py --folds 5 --rounds 0 1 --epochs 30 \\
-        --recipe scratch model=yolov8n.yaml --recipe synthetic model=builtin:synthetic-yolov8n.pt
+        --recipe scratch model=yolov8n.yaml --recipe synthetic model=builtin:synthetic-yolov8n.pt \\
+        --recipe paste model=builtin:synthetic-yolov8n.pt paste.copies=1
 
 Benchmarks print numbers; they are not tests.
 """

@@ -43,6 +43,13 @@ class AugmentConfig(_Section):
     hsv_v: float = Field(default=0.4, ge=0, le=1)
 
 
+class PasteConfig(_Section):
+    """Copy-paste of labelled scratches onto other training images (:mod:`qiloop.training.copy_paste`)."""
+
+    copies: float = Field(default=0.0, ge=0, le=10, description="pasted images added per training image; 0 is off")
+    per_image: int = Field(default=3, ge=1, le=20, description="the most scratches pasted onto one image")
+
+
 class ExportConfig(_Section):
     """Export and parity-check settings."""
 
@@ -82,6 +89,7 @@ class TrainConfig(_Section):
     rect: bool = False
     amp: bool = False
     augment: AugmentConfig = AugmentConfig()
+    paste: PasteConfig = PasteConfig()
     export: ExportConfig = ExportConfig()
     gate: GateConfig = GateConfig()
     ratios: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_RATIOS))

@@ -24,6 +24,7 @@ from qiloop.core.errors import ConfigurationError
 from qiloop.core.splits import fold_assigner, fold_of
 from qiloop.training import ultralytics_adapter as adapter
 from qiloop.training.config import TrainConfig
+from qiloop.training.copy_paste import paste_scratches
 from qiloop.training.dataset import build_dataset
 
 METRICS = ("mAP50", "mAP50-95", "precision", "recall")
@@ -117,6 +118,7 @@ def cross_validate(
             classes=config.classes,
             assign=fold_assigner(assignment, fold),
         )
+        paste_scratches(dataset.root, config)
         tell(fold, "train")
         started = time.perf_counter()
         trained = adapter.train(fixed, dataset.data_yaml, work / f"fold-{fold}" / "train", on_epoch=on_epoch)

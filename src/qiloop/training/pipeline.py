@@ -21,6 +21,7 @@ from qiloop.core.models import ModelVersion
 from qiloop.core.package import write_manifest
 from qiloop.training import ultralytics_adapter as adapter
 from qiloop.training.config import TrainConfig
+from qiloop.training.copy_paste import paste_scratches
 from qiloop.training.dataset import CARD_JSON, CARD_PNG, SNAPSHOT_JSON, BuiltDataset, build_dataset
 from qiloop.training.error_analysis import write_report
 from qiloop.training.evaluate import Evaluation, evaluate_package
@@ -80,6 +81,7 @@ def run_training(
     dataset = build_dataset(
         labels, images, work / "dataset", as_of=config.as_of, ratios=config.ratios, classes=config.classes
     )
+    pasted = paste_scratches(dataset.root, config)
     test_split = "test" if dataset.snapshot.splits.get("test") else "val"
     test_records = labels.records(dataset.snapshot.splits[test_split], version=dataset.snapshot.label_store_version)
 
@@ -101,6 +103,8 @@ def run_training(
         splits = {split: len(ids) for split, ids in dataset.snapshot.splits.items()}
         source = f"label-store version {dataset.snapshot.label_store_version}"
         run.log_dataset(f"{config.name}-dataset", dataset.snapshot.fingerprint, source, {"splits": splits})
+        if pasted:
+            run.log_metrics({"pasted_images": float(pasted)})
 
         step("train")
         trained = adapter.train(config, dataset.data_yaml, work / "train", on_epoch=on_epoch)
