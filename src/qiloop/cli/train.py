@@ -89,7 +89,7 @@ def train(
     settings = settings_for(home)
     run = out or settings.home / "runs" / f"train-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}"
     if folds is not None:
-        from qiloop.cli.train_folds import cross_validate
+        from qiloop.cli._train_folds import cross_validate
 
         summary = cross_validate(cfg, settings, Path(run), folds, fold, quiet=json_out)
         if json_out:
