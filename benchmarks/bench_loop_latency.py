@@ -25,12 +25,8 @@ Results also go to ``benchmarks/out/``. Benchmarks print numbers; they are not t
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
 import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,49 +40,8 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 console = Console(width=140)
-MAIN = "import sys; from qiloop.cli.main import main; sys.exit(main())"
-PORTS = ["--labeling-port", "0", "--dagster-port", "0", "--mlflow-port", "0", "--fleet-port", "0", "--mqtt-port", "0"]
 RUNS_QUERY = """{ runsOrError(filter: {tags: [{key: "qiloop/trigger", value: "%s"}]}) {
   __typename ... on Runs { results { runId status creationTime startTime endTime } } } }"""
-
-
-def camera_images(folder: Path, count: int, seed: int) -> set[str]:
-    """``count`` synthetic crops written into the camera folder (temporary name, then a rename)."""
-    from PIL import Image
-
-    from qiloop.synth import photo_name, photo_rng, render_photo
-
-    folder.mkdir(parents=True, exist_ok=True)
-    shas: set[str] = set()
-    k = 0
-    while len(shas) < count:
-        for crop in render_photo(photo_rng(seed, k), (256, 192)).crops():
-            if len(shas) == count:
-                break
-            out = io.BytesIO()
-            Image.fromarray(crop.image).save(out, "PNG")
-            final = folder / f"{photo_name(seed, k)}-cropped-{crop.position}.png"
-            final.with_suffix(".png.part").write_bytes(out.getvalue())
-            final.with_suffix(".png.part").replace(final)
-            shas.add(hashlib.sha256(out.getvalue()).hexdigest())
-        k += 1
-    return shas
-
-
-def queued(settings) -> set[str]:
-    from qiloop.labeling import jobs
-    from qiloop.labeling.db import Database
-
-    if not Path(settings.labeling_db_url.removeprefix("sqlite:///")).exists():
-        return set()
-    database = Database.from_url(settings.labeling_db_url, create=False)
-    try:
-        with database.session() as session:
-            return jobs.queued_sha256s(session)
-    except Exception:  # the schema is being created by the first job
-        return set()
-    finally:
-        database.engine.dispose()
 
 
 def dagster_runs(url: str, trigger: str) -> list[dict]:
@@ -99,11 +54,10 @@ def dagster_runs(url: str, trigger: str) -> list[dict]:
     return answer["results"]
 
 
-def wait(predicate, timeout: float, what: str, up: subprocess.Popen, poll: float = 0.5):
+def wait(predicate, timeout: float, what: str, stack, poll: float = 0.5):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if up.poll() is not None:
-            raise RuntimeError(f"qiloop up ended (exit {up.returncode}) while waiting for {what}")
+        stack.check_alive(what)
         value = predicate()
         if value:
             return value
@@ -132,54 +86,43 @@ def approve_labels(settings, shas: set[str]) -> float:
 
 
 def stack_figures(images: int, root: Path) -> dict:
+    from camera_helpers import camera_images, queued
     from qiloop.settings import Settings
+    from qiloop.stack.background import BackgroundStack
 
     home = (root / "home").resolve()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QILOOP_", "DAGSTER_"))}
-    env.update(QILOOP_HOME=str(home), QILOOP_LABEL_JOB_MIN_IMAGES=str(images),
-               QILOOP_RETRAIN_AFTER_LABELS=str(images), YOLO_OFFLINE="1")  # fmt: skip
     settings = Settings(home=home)
     out: dict = {}
-    log = open(root / "up.log", "w")  # noqa: SIM115 - the child writes to it until it ends
-    started = time.monotonic()
-    up = subprocess.Popen([sys.executable, "-c", MAIN, "up", *PORTS], env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        record = home / "stack" / "up.json"
-        wait(lambda: record.exists() and json.loads(record.read_text())["state"] == "running", 600, "ready stack", up)
-        out["stack_ready_s"] = time.monotonic() - started
-        stack = json.loads(record.read_text())
-        dagster = next(p["url"] for p in stack["parts"] if p["name"] == "dagster-webserver")
+    env = {"QILOOP_LABEL_JOB_MIN_IMAGES": str(images), "QILOOP_RETRAIN_AFTER_LABELS": str(images), "YOLO_OFFLINE": "1"}
+    with BackgroundStack.start(home, env=env, log=root / "up.log", timeout=600) as stack:
+        out["stack_ready_s"] = stack.ready_s
+        dagster = stack.url("dagster-webserver")
         console.print(f"stack ready in {out['stack_ready_s']:.1f} s; Dagster at {dagster}")
 
         t0, wall0 = time.monotonic(), time.time()
         shas = camera_images(settings.camera_folder, images, seed=23)
-        wait(lambda: shas <= queued(settings), 600, "labelling job for the camera images", up, poll=0.25)
+        wait(lambda: shas <= queued(settings), 600, "labelling job for the camera images", stack, poll=0.25)
         out["camera_to_job_s"] = time.monotonic() - t0
         console.print(f"camera folder -> labelling job: {out['camera_to_job_s']:.1f} s")
         for trigger in ("camera_folder", "labels_wanted"):  # where the time went: sensor wait, launch, run
-            run = dagster_runs(dagster, trigger)[-1]
+            found = dagster_runs(dagster, trigger)
+            if not found:
+                continue
+            run = found[-1]
             steps = {k: run[k] - wall0 for k in ("creationTime", "startTime", "endTime") if run.get(k)}
             out[f"{trigger}_run"] = steps
             console.print(f"  {trigger} run: " + ", ".join(f"{k} +{v:.1f} s" for k, v in steps.items()))
 
         approved_at = approve_labels(settings, shas)
-        runs = wait(lambda: dagster_runs(dagster, "labels_approved"), 600, "training run request", up)
+        runs = wait(lambda: dagster_runs(dagster, "labels_approved"), 600, "training run request", stack)
         out["label_to_training_request_s"] = runs[0]["creationTime"] - approved_at
         start = wait(lambda: [r for r in dagster_runs(dagster, "labels_approved") if r["startTime"]], 600,
-                     "training run start", up)  # fmt: skip
+                     "training run start", stack)  # fmt: skip
         out["label_to_training_start_s"] = start[0]["startTime"] - approved_at
         console.print(
             f"N-th approved label -> training requested {out['label_to_training_request_s']:.1f} s, "
             f"started {out['label_to_training_start_s']:.1f} s"
         )
-    finally:
-        if up.poll() is None:
-            up.send_signal(signal.SIGTERM)
-        try:
-            up.wait(120)
-        except subprocess.TimeoutExpired:
-            up.kill()
-        log.close()
     return out
 
 

@@ -189,7 +189,19 @@ def _model_ref(registry: Callable[[], Any] | None, prelabel_model: str | None, m
     models = registry()
     if models is None:  # the factory found no registry to build (e.g. without the registry extra)
         return None
-    production = models.production() if model_name is None else models.production(model_name)
+    from qiloop.core.errors import ConfigurationError
+    from qiloop.registry import DEFAULT_MODEL_NAME
+
+    name = model_name or DEFAULT_MODEL_NAME
+    try:
+        # qiloop's approval ledger (a small SQLite file) says whether anything stands approved; only then is
+        # MLflow asked which version production is (importing MLflow alone takes seconds: a labelling job
+        # opened by the loop before any model exists should not pay for it).
+        if models.ledger.standing(name) is None:
+            return None
+    except ConfigurationError:  # a registry without the ledger: MLflow decides alone
+        pass
+    production = models.production(name)
     return None if production is None else production.ref
 
 

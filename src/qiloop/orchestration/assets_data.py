@@ -53,6 +53,9 @@ class LabelingJobConfig(dg.Config):
     """Which waiting images the new job takes: device feedback, images without an approved label, or both."""
 
     sources: list[str] = Field(default_factory=lambda: list(SOURCES), description="feedback and/or unlabeled.")
+    min_images: int = Field(
+        default=1, ge=1, description="Open a job over unlabelled images only when at least this many wait."
+    )
     limit: int | None = Field(default=None, description="At most this many images per job.")
     annotators: int = Field(default=3, ge=1, description="Annotators per image.")
     gold_every: int = Field(default=0, ge=0, description="Every n-th task of a worker is a gold image (0: none).")
@@ -65,8 +68,10 @@ class LabelingJobConfig(dg.Config):
     group_name=GROUP,
     deps=[new_images],
     retry_policy=NETWORK_RETRY,
+    output_required=False,
     description="A labelling job over the images waiting for labels, pre-labelled by the production model "
-    "(feedback images keep the boxes their device saw).",
+    "(feedback images keep the boxes their device saw). Materialised only when a job opens; in the ingest "
+    "run it opens once label_job_min_images unlabelled images wait.",
     kinds={"python", "sql"},
 )
 def labeling_job(
@@ -86,36 +91,44 @@ def labeling_job(
         raise ConfigurationError(f"unknown image sources {unknown}", hint=f"choose among {list(SOURCES)}")
     started = time.perf_counter()
     classes = loop.loop_settings().classes
-    model = _registry_if_needed(registry, config.prelabel_model)
     totals = {"jobs": 0, "images": 0, "prelabelled": 0, "prelabel_boxes": 0}
-    names = []
+    names, through = [], {}
     for source in config.sources:
+        selected_at = time.time()  # every image ingested before this either joins the job or was already held
         opened = open_labeling_job(
-            labeling_db.open(), images.open(), labels.open(), classes=classes, source=source, registry=model,
+            labeling_db.open(), images.open(), labels.open(), classes=classes, source=source,
+            registry=lambda: _registry_if_needed(registry, config.prelabel_model), model_name=registry.model_name,
             prelabel_model=config.prelabel_model, limit=config.limit, annotators=config.annotators,
+            min_images=config.min_images if source == "unlabeled" else 1,
             gold_every=config.gold_every,
         )  # fmt: skip
         if opened is None:
-            context.log.info(f"no {source} image is waiting for a label")
+            wanted = f" ({config.min_images} needed)" if source == "unlabeled" and config.min_images > 1 else ""
+            context.log.info(f"no job: too few {source} images wait for a label{wanted}")
             continue
         names.append(opened.name)
+        through[f"{source}_through"] = round(selected_at, 3)
         totals["jobs"] += 1
         for key, value in opened.metadata().items():
             totals[key] = totals.get(key, 0) + value
         context.log.info(
             f"opened job {opened.name}: {opened.images} {source} images, pre-labels {opened.prelabel_source}"
         )
-    metadata = {**totals, "seconds": round(time.perf_counter() - started, 3)}
-    return dg.MaterializeResult(metadata=metadata | {"job_names": ", ".join(names) or "none"})
+    if not names:
+        return  # no materialisation: nothing changed in the labelling service
+    metadata = {**totals, **through, "seconds": round(time.perf_counter() - started, 3)}
+    yield dg.MaterializeResult(metadata=metadata | {"job_names": ", ".join(names)})
 
 
 def _registry_if_needed(registry: RegistryResource, model: str | None):
-    """The registry when pre-labels need one (a reference); None for a folder or no model."""
+    """The registry when pre-labels need one (a reference); None for a folder, no model, or no registry extra."""
     if model is None or Path(model).exists():
         return None
+    from qiloop.core.errors import MissingDependencyError
+
     try:
         return registry.open()
-    except ImportError:  # without the registry extra, jobs open without model pre-labels
+    except MissingDependencyError:  # without the registry extra, jobs open without model pre-labels
         return None
 
 

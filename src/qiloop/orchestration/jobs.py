@@ -1,9 +1,16 @@
 """The jobs the triggers start: one per step of the loop, and the Delta upkeep.
 
-Asset jobs select assets (their checks come along): ``ingest``, ``open_labeling_job``,
-``training`` (snapshot → dataset and candidate → gate → version) and ``deployment`` (the rollout).
+Asset jobs select assets (their checks come along): ``ingest`` (new images, and the
+labelling job once enough wait, in the same run), ``open_labeling_job``, ``training``
+(snapshot → dataset and candidate → gate → version) and ``deployment`` (the rollout).
 Job names differ from step names: Dagster refuses a job and an op of the same name.
 ``delta_upkeep`` is an op job: keeping tables healthy produces no asset.
+
+The two light jobs run their steps in the run's own process (Dagster's in-process
+executor): the default executor starts one more Python process per step, which
+imports Dagster and qiloop again (seconds each on a busy laptop) for a step that
+itself takes well under a second. Both carry ``OPENS_JOBS``, whose concurrency limit
+of 1 (``dagster.yaml``) keeps two runs from opening jobs over the same images at once.
 """
 
 import json
@@ -15,9 +22,20 @@ from pydantic import Field
 from qiloop.orchestration.policies import NETWORK_RETRY
 from qiloop.orchestration.resources import ImageStoreResource, LabelStoreResource
 
-ingest_job = dg.define_asset_job("ingest", selection=["new_images"], description="Camera files into the image store.")
+OPENS_JOBS = "qiloop/opens_labeling_jobs"
+ingest_job = dg.define_asset_job(
+    "ingest",
+    selection=["new_images", "labeling_job"],
+    executor_def=dg.in_process_executor,
+    tags={OPENS_JOBS: "true"},
+    description="Camera files into the image store; a labelling job over them once enough images wait.",
+)
 labeling_job_job = dg.define_asset_job(
-    "open_labeling_job", selection=["labeling_job"], description="A labelling job over the images waiting for labels."
+    "open_labeling_job",
+    selection=["labeling_job"],
+    executor_def=dg.in_process_executor,
+    tags={OPENS_JOBS: "true"},
+    description="A labelling job over the images waiting for labels.",
 )
 training_job = dg.define_asset_job(
     "training",

@@ -72,9 +72,12 @@ class RegistryResource(QiloopResource):
     model_name: str = Field(default="scratch-detector", description="The registered model the loop trains.")
 
     def open(self):
-        from qiloop.core.errors import require
+        import importlib.util
 
-        require("mlflow", "registry")
+        from qiloop.core.errors import MissingDependencyError
+
+        if importlib.util.find_spec("mlflow") is None:  # found, not imported: the registry loads MLflow when used
+            raise MissingDependencyError("mlflow", "registry")
         from qiloop.registry import ModelRegistry
 
         return self._once(lambda: ModelRegistry.from_settings(self.settings(mlflow_tracking_uri=self.tracking_uri)))

@@ -1,8 +1,13 @@
 """The loop's triggers: sensors with cursors and run keys, running from the moment the code location loads.
 
-- ``camera_folder``: new files in the camera folder → ``ingest`` (those files).
-- ``labels_wanted``: images ingested since the last job reach ``label_job_min_images``, or devices
-  sent feedback → ``open_labeling_job`` (pre-labels from the production model / the devices).
+- ``camera_folder``: new files in the camera folder → ``ingest`` (those files), which in the same
+  run opens a labelling job once ``label_job_min_images`` images wait (no second tick, no second
+  run between a camera image and its job).
+- ``labels_wanted``: images that arrived otherwise (imports, uploads) since the last job reach
+  ``label_job_min_images``, or devices sent feedback → ``open_labeling_job`` (pre-labels from the
+  production model / the devices). Images a job already took (the ``unlabeled_through`` time the
+  labelling job records) do not count again, and while an ingest run is in flight it leaves the
+  new images to that run.
 - ``labels_approved``: ``retrain_after_labels`` images approved since the last training (whatever
   started it: this sensor, the nightly schedule or a person) → ``training``.
 - ``model_approved``: a new production version that passed the gate → ``rollout`` to its group.
@@ -12,6 +17,11 @@ since; see :mod:`qiloop.storage.arrivals`), never a record per image. Every run
 request carries a run key derived from the event, so an event seen twice (a
 replayed tick, a cursor not yet stored) starts one run. Dagster's sensors are
 stopped by default; these are RUNNING by default, or a fresh install never turns.
+
+Intervals: Dagster's daemon looks at its sensors every 5 s at most, so ``camera_folder``
+ticks every 5 s (a tick lists one folder's names and times) and ``labels_wanted`` every
+10 s (it reads only the Delta files written since its cursor); the training and rollout
+triggers, whose runs take minutes, every 30 s.
 """
 
 import hashlib
@@ -28,17 +38,24 @@ from qiloop.orchestration.resources import ImageStoreResource, LabelStoreResourc
 RUNNING = dg.DefaultSensorStatus.RUNNING
 MAX_FILES_PER_RUN = 2000
 TRIGGER_TAG = "qiloop/trigger"
+IN_FLIGHT = [
+    dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]  # fmt: skip
 
 
 @dg.sensor(
-    name="camera_folder", job=ingest_job, minimum_interval_seconds=15, default_status=RUNNING,
-    description="New image files in the camera folder start an ingest of those files.",
+    name="camera_folder", job=ingest_job, minimum_interval_seconds=5, default_status=RUNNING,
+    description="New image files in the camera folder start an ingest of those files, which opens a labelling "
+    "job in the same run once enough images wait.",
 )  # fmt: skip
 def camera_folder_sensor(context: dg.SensorEvaluationContext, loop: LoopResource) -> dg.SensorResult:
     from qiloop.storage.camera_folder import FolderCursor, new_files
 
-    folder = loop.loop_settings().camera_folder
+    settings = loop.loop_settings()
+    folder, wanted = settings.camera_folder, settings.label_job_min_images
     found = new_files(folder, FolderCursor.from_json(context.cursor))
+    opening = {"labeling_job": {"config": {"sources": ["unlabeled"], "min_images": wanted}}}
     if not found.paths:
         return dg.SensorResult(skip_reason=f"no new file in {folder}")
     requests = []
@@ -48,7 +65,7 @@ def camera_folder_sensor(context: dg.SensorEvaluationContext, loop: LoopResource
         requests.append(
             dg.RunRequest(
                 run_key=f"camera:{key}",
-                run_config={"ops": {"new_images": {"config": {"paths": chunk, "source": "camera"}}}},
+                run_config={"ops": {"new_images": {"config": {"paths": chunk, "source": "camera"}}, **opening}},
                 tags={TRIGGER_TAG: "camera_folder", "qiloop/files": str(len(chunk))},
             )
         )
@@ -56,7 +73,7 @@ def camera_folder_sensor(context: dg.SensorEvaluationContext, loop: LoopResource
 
 
 @dg.sensor(
-    name="labels_wanted", job=labeling_job_job, minimum_interval_seconds=30, default_status=RUNNING,
+    name="labels_wanted", job=labeling_job_job, minimum_interval_seconds=10, default_status=RUNNING,
     description="Enough new images waiting for labels, or device feedback, open a labelling job.",
 )  # fmt: skip
 def labels_wanted_sensor(
@@ -67,19 +84,19 @@ def labels_wanted_sensor(
     cursor = _load(context.cursor)
     url, options = images.location()
     wanted = loop.loop_settings().label_job_min_images
-    fresh = new_images(url, _time(cursor.get("images")), options)
+    fresh = new_images(url, _images_after(context, cursor), options)
     feedback = new_feedback(url, _time(cursor.get("feedback")), options)
     sources = []
     if feedback.count and feedback.newest is not None:
         sources.append("feedback")
         cursor["feedback"] = feedback.newest.isoformat()
-    if fresh.count >= wanted and fresh.newest is not None:
+    ingesting = fresh.count >= wanted and _ingest_in_flight(context.instance)
+    if fresh.count >= wanted and fresh.newest is not None and not ingesting:
         sources.append("unlabeled")
         cursor["images"] = fresh.newest.isoformat()
     if not sources:
-        return dg.SensorResult(
-            skip_reason=f"{fresh.count} new image(s) since the last job (a job opens at {wanted}); no device feedback"
-        )
+        why = "an ingest run in flight opens their job" if ingesting else f"a job opens at {wanted}"
+        return dg.SensorResult(skip_reason=f"{fresh.count} new image(s) since the last job ({why}); no device feedback")
     tags = {TRIGGER_TAG: "labels_wanted", "qiloop/new_images": str(fresh.count), "qiloop/feedback": str(feedback.count)}
     request = dg.RunRequest(
         run_key=f"labels:{cursor.get('images', '')}|{cursor.get('feedback', '')}",
@@ -183,6 +200,22 @@ def _last_training(context: dg.SensorEvaluationContext) -> datetime | None:
         return cursor
     trained = datetime.fromtimestamp(float(read_at), tz=timezone.utc)
     return trained if cursor is None or trained > cursor else cursor
+
+
+def _images_after(context: dg.SensorEvaluationContext, cursor: dict) -> datetime | None:
+    """The later of the cursor and when the last job over unlabelled images chose them (e.g. in an ingest run)."""
+    after = _time(cursor.get("images"))
+    chosen = latest_metadata(context.instance, "labeling_job").get("unlabeled_through")
+    if not isinstance(chosen, int | float):
+        return after
+    taken = datetime.fromtimestamp(float(chosen), tz=timezone.utc)
+    return taken if after is None or taken > after else after
+
+
+def _ingest_in_flight(instance: dg.DagsterInstance) -> bool:
+    """Whether an ingest run started by the camera trigger is queued or running (it opens its own job)."""
+    runs = instance.get_run_ids(dg.RunsFilter(statuses=IN_FLIGHT, tags={TRIGGER_TAG: "camera_folder"}), limit=1)
+    return bool(runs)
 
 
 def _load(cursor: str | None) -> dict:

@@ -47,9 +47,18 @@ concurrency:
         value:
           applyLimitPerUniqueValue: true
         limit: 1
+      # One run at a time opens labelling jobs (an ingest run opens one once enough images wait, and the
+      # labels_wanted trigger for feedback and other arrivals): together they would race for the same images.
+      - key: qiloop/opens_labeling_jobs
+        limit: 1
   pools:
     # The only pool is `training` (qiloop.orchestration.policies): one training step at a time.
     default_limit: 1
+
+# The daemon looks for queued runs to start every second (Dagster's default is 5 s): on a laptop a new
+# camera image waits for its labelling job on this, and the look is one query on the local run storage.
+run_queue:
+  dequeue_interval_seconds: 1
 
 # Sensor ticks that started nothing are kept a week, so the instance does not grow forever.
 retention:

@@ -1,7 +1,7 @@
 """The data half of the loop through Dagster in this process: triggers start runs that do the real work.
 
-Camera files → the ``camera_folder`` trigger → an ingest run; enough waiting images
-→ ``labels_wanted`` → a labelling job in the labelling database; approvals → a
+Camera files → the ``camera_folder`` trigger → an ingest run, which opens a labelling
+job in the labelling database once enough images wait; approvals → a
 label snapshot; and the Delta upkeep job. Runs go through ``LocalLoop``, which
 keeps cursors in the instance and starts one run per run key, as the daemon does.
 """
@@ -48,9 +48,12 @@ def test_waiting_images_open_one_labelling_job_and_approvals_reach_the_snapshot(
     from qiloop.orchestration.inprocess import run_turn
     from qiloop.storage import ImageStore
 
-    drop(settings.camera_folder, range(4))
-    loop.tick("camera_folder")
-    [turn] = loop.tick("labels_wanted")
+    drop(settings.camera_folder, range(2))
+    [turn] = loop.tick("camera_folder")
+    assert turn.success and "labeling_job" not in turn.materialized  # 2 wait, a job opens at 3
+    assert loop.tick("labels_wanted") == []
+    drop(settings.camera_folder, range(2, 4))
+    [turn] = loop.tick("camera_folder")  # the ingest run opens the job itself
     assert turn.success, turn.failure
     job = turn.materialized["labeling_job"]
     assert job["jobs"] == 1 and job["images"] == 4 and job["prelabelled"] == 0  # no production model yet

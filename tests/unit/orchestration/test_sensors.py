@@ -12,6 +12,7 @@ pytest.importorskip("dagster", reason="needs qiloop[orchestrate]")
 
 import json
 import time
+import uuid
 from datetime import datetime
 
 import dagster as dg
@@ -51,6 +52,8 @@ def test_new_camera_files_start_one_ingest_each_and_the_cursor_moves_past_them(s
     [request] = first.run_requests
     assert sorted(request.run_config["ops"]["new_images"]["config"]["paths"]) == sorted(map(str, first_files))
     assert request.tags["qiloop/trigger"] == "camera_folder"
+    # the same run opens the labelling job once label_job_min_images (3 here) wait: no second trigger needed
+    assert request.run_config["ops"]["labeling_job"]["config"] == {"sources": ["unlabeled"], "min_images": 3}
 
     unchanged = tick(camera_folder_sensor, instance, settings, first.cursor)
     assert not unchanged.run_requests
@@ -98,6 +101,29 @@ def test_enough_new_images_or_any_feedback_open_a_labelling_job(settings, instan
     assert json.loads(feedback.cursor)["images"] == json.loads(enough.cursor)["images"]  # 1 new image: below 3
     assert keys(tick(labels_wanted_sensor, instance, settings, enough.cursor)) == keys(feedback)
     assert not tick(labels_wanted_sensor, instance, settings, feedback.cursor).run_requests
+
+
+def test_images_an_ingest_run_handles_are_left_to_it(settings, instance, tmp_path):
+    from qiloop.storage import ImageStore
+
+    images = ImageStore.from_settings(settings)
+    images.ingest(drop(tmp_path / "a", range(3)), source="camera")
+    ingesting = dg.DagsterRun(job_name="ingest", run_id=uuid.uuid4().hex, status=dg.DagsterRunStatus.STARTED,
+                              tags={"qiloop/trigger": "camera_folder"})  # fmt: skip
+    instance.add_run(ingesting)
+    waiting = tick(labels_wanted_sensor, instance, settings)
+    assert not waiting.run_requests and "ingest run in flight" in waiting.skip_message
+
+    instance.delete_run(ingesting.run_id)  # the run is over, having opened a job over those images
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization("labeling_job", metadata={"jobs": 1, "unlabeled_through": time.time()})
+    )
+    taken = tick(labels_wanted_sensor, instance, settings)
+    assert not taken.run_requests and "0 new image" in taken.skip_message
+
+    images.ingest(drop(tmp_path / "b", range(3, 6)), source="import")  # images that came otherwise still count
+    [request] = tick(labels_wanted_sensor, instance, settings).run_requests
+    assert request.run_config["ops"]["labeling_job"]["config"]["sources"] == ["unlabeled"]
 
 
 def test_n_newly_approved_labels_start_training_once(settings, instance, tmp_path):
