@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     )
     classes: list[str] = Field(default=["scratch"], min_length=1, description="Label class names; index = class id.")
     max_image_pixels: int = Field(default=64_000_000, gt=0, description="Larger images are refused as bombs.")
+    fleet_db_url: str = Field(default="", description="The fleet registry's database (SQLAlchemy URL: devices, "
+                              "rollouts, keys); default sqlite:///<home>/fleet.db.")  # fmt: skip
     fleet_results_url: str = Field(default="", description="The fleet's results and status Delta tables (folder "
                                    "or s3://); default <home>/fleet-results.")  # fmt: skip
     fleet_results_batch: int = Field(default=5000, gt=0, description="Results per Delta commit at most.")
@@ -124,6 +126,8 @@ class Settings(BaseSettings):
             self.label_store_url = str(home / "labels")
         if not self.fleet_results_url:
             self.fleet_results_url = str(home / "fleet-results")
+        if not self.fleet_db_url:
+            self.fleet_db_url = f"sqlite:///{home / 'fleet.db'}"
         if not self.labeling_db_url:
             self.labeling_db_url = f"sqlite:///{home / 'labeling.db'}"
         if not self.mlflow_tracking_uri:

@@ -7,12 +7,9 @@ the server on 127.0.0.1:5432 is not reachable.
 from __future__ import annotations
 
 import shutil
-import uuid
 from pathlib import Path
 
 import pytest
-
-from require_helpers import require, require_import
 
 pytest.importorskip("dagster", reason="needs qiloop[orchestrate]")
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -22,22 +19,9 @@ DAGSTER_YAML = Path(__file__).resolve().parents[2] / "deploy" / "dagster" / "dag
 
 
 @pytest.fixture
-def database():
-    psycopg2 = require_import("postgres", "psycopg2", "psycopg2 is needed to create the test database")
-    try:
-        admin = psycopg2.connect(f"{SERVER}/postgres", connect_timeout=3)
-    except psycopg2.OperationalError as exc:
-        require("postgres", f"PostgreSQL is not reachable at {SERVER}: {exc}".strip())
-    admin.autocommit = True
-    name = f"qiloop_dagster_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')  # name is generated above, not user input
-    try:
-        yield name
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+def database(postgres_url):
+    """The throwaway database's name (the fixture in conftest makes and drops it)."""
+    return postgres_url.rsplit("/", 1)[1]
 
 
 def test_the_instance_file_keeps_runs_and_cursors_in_postgresql(database, tmp_path, monkeypatch):

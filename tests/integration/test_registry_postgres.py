@@ -1,42 +1,19 @@
 """The registry with MLflow tracking on PostgreSQL (the server on 127.0.0.1:5432, trust auth).
 
-Each run creates a fresh database and drops it afterwards; the test skips when the
-server is not reachable.
+Each run creates a fresh database and drops it afterwards (``postgres_url`` in conftest); the
+test skips when the server is not reachable (fails under CI).
 """
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
 
 from qiloop.core.models import ApprovalStatus
 from qiloop.core.package import read_manifest, write_manifest
-from require_helpers import require, require_import
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-
-SERVER = "postgresql://postgres@127.0.0.1:5432"
-
-
-@pytest.fixture(scope="module")
-def database():
-    psycopg2 = require_import("postgres", "psycopg2", "psycopg2 is needed to create the test database")
-    try:
-        admin = psycopg2.connect(f"{SERVER}/postgres", connect_timeout=3)
-    except psycopg2.OperationalError as exc:
-        require("postgres", f"PostgreSQL is not reachable at {SERVER}: {exc}".strip())
-    admin.autocommit = True
-    name = f"qiloop_registry_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')  # name is generated above, not user input
-    try:
-        yield f"{SERVER}/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 def make_package(folder: Path, payload: bytes, map50: float) -> Path:
@@ -48,10 +25,10 @@ def make_package(folder: Path, payload: bytes, map50: float) -> Path:
     return folder
 
 
-def test_register_approve_download_on_postgres(database, tmp_path):
+def test_register_approve_download_on_postgres(postgres_url, tmp_path):
     from qiloop.registry import ModelRegistry
 
-    registry = ModelRegistry(database, tmp_path / "artifacts", approvals=tmp_path / "approvals.db")
+    registry = ModelRegistry(postgres_url, tmp_path / "artifacts", approvals=tmp_path / "approvals.db")
     versions = []
     for i, approval in enumerate(["Approved", "PendingManualApproval"]):
         with registry.start_candidate_run("scratch-detector", {"epochs": i + 1}, tags={"git_commit": "abc"}) as run:
@@ -80,7 +57,7 @@ def test_register_approve_download_on_postgres(database, tmp_path):
     assert (folder / "model.onnx").read_bytes() == bytes([1]) * 64
 
     registry.reject("scratch-detector@production", reason="regression on the line")
-    again = ModelRegistry(database, tmp_path / "artifacts")  # a second client sees the same state
+    again = ModelRegistry(postgres_url, tmp_path / "artifacts")  # a second client sees the same state
     assert again.get("scratch-detector").version == 1
     assert [v.approval for v in again.versions("scratch-detector")] == [
         ApprovalStatus.APPROVED,

@@ -1,7 +1,10 @@
-"""The fleet database file (``<home>/fleet.db``): opening it, and write transactions.
+"""The fleet's local SQLite file (``<home>/fleet.db``): opening it, and write transactions.
 
-The collector's tables (:mod:`qiloop.fleet.results_db`) and the controller's
-(:mod:`qiloop.fleet.registry_db`) live in the same SQLite file, opened the same way.
+The collector's journal (:mod:`qiloop.fleet.results_db`) and the alerts
+(:mod:`qiloop.fleet.alerts`) always live in this file, opened here. The controller's
+registry (:mod:`qiloop.fleet.registry_db`) is reached through SQLAlchemy at
+``fleet_db_url``: by default the same file (its tables beside these, WAL mode for both),
+or a PostgreSQL database.
 """
 
 from __future__ import annotations

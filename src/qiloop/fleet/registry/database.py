@@ -1,0 +1,131 @@
+"""Opening the fleet registry's database (SQLite or PostgreSQL) and running transactions on it.
+
+On SQLite every write transaction starts with ``BEGIN IMMEDIATE``: the one write lock is
+taken up front, so two processes allocating a sequence queue up instead of reading the
+same last number; reads start a plain (deferred) transaction and never wait for writers
+(WAL). On PostgreSQL each statement that must not race is written so the database
+serialises it (an upsert that locks the row, see :mod:`qiloop.fleet.registry.deployments`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+
+from qiloop.core.errors import ConfigurationError, MissingDependencyError, StoreError
+
+READ = "qiloop_read"  # the execution option that marks a read-only connection
+HINT = "check QILOOP_FLEET_DB_URL, that the server is running and the folder is writable"
+
+
+def sqlite_url(path: str | Path) -> str:
+    """The SQLAlchemy URL of the SQLite file at ``path``."""
+    return URL.create("sqlite", database=str(Path(path).expanduser())).render_as_string()
+
+
+def open_engine(url: str) -> Engine:
+    """An engine for ``url`` (``sqlite:///path`` or ``postgresql://user@host/db``).
+
+    Raises:
+        ConfigurationError: The URL is not a database URL SQLAlchemy knows, or names another backend.
+        MissingDependencyError: No PostgreSQL driver is installed.
+        StoreError: The SQLite file's folder cannot be created.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigurationError(
+            f"fleet_db_url {url!r} is not a database URL", hint="use sqlite:///path or postgresql://user@host/db"
+        ) from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(parsed)
+    if backend != "postgresql":
+        raise ConfigurationError(
+            f"the fleet registry runs on SQLite or PostgreSQL, not {backend!r}",
+            hint="set QILOOP_FLEET_DB_URL to sqlite:///path or postgresql://user@host/db",
+        )
+    return create_engine(_with_driver(parsed), pool_pre_ping=True)
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """One write transaction (SQLite: ``BEGIN IMMEDIATE``); committed at the end, rolled back if it raises.
+
+    Raises:
+        StoreError: The database failed (unreachable, locked for longer than the timeout, full).
+    """
+    try:
+        with engine.begin() as connection:
+            yield connection
+    except DBAPIError as exc:
+        raise failure(engine, exc) from exc
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """One read-only transaction (SQLite: deferred, so it never waits for a writer)."""
+    try:
+        with engine.connect() as connection:
+            connection.execution_options(**{READ: True})
+            with connection.begin():
+                yield connection
+    except DBAPIError as exc:
+        raise failure(engine, exc) from exc
+
+
+def failure(engine: Engine, exc: DBAPIError) -> StoreError:
+    """A database error as the :class:`StoreError` that names the fleet database."""
+    where = engine.url.render_as_string(hide_password=True)
+    return StoreError(f"the fleet database at {where} failed: {exc.orig}", hint=HINT)
+
+
+def insert(connection: Connection, table):
+    """The backend's ``INSERT`` construct, which knows ``ON CONFLICT`` (SQLite and PostgreSQL alike)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(table)
+
+
+def _sqlite_engine(url) -> Engine:
+    if url.database and url.database != ":memory:":
+        folder = Path(url.database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the folder {folder} for the fleet database: {exc}",
+                hint="set QILOOP_HOME or QILOOP_FLEET_DB_URL to a writable place",
+            ) from exc
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # the "begin" listener below issues BEGIN itself
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection) -> None:
+        read = connection.get_execution_options().get(READ, False)
+        connection.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _with_driver(url):
+    """``postgresql://`` with a driver that is installed: psycopg 3 if present, else psycopg2 (fleet extra)."""
+    if url.drivername != "postgresql" or importlib.util.find_spec("psycopg") is not None:
+        return url
+    if importlib.util.find_spec("psycopg2") is None:
+        raise MissingDependencyError("psycopg2-binary", "fleet")
+    return url.set(drivername="postgresql+psycopg2")
