@@ -13,7 +13,9 @@ only when
 
 Anything else raises :class:`UntrustedMessage` with the reason. Replays are recognised by what
 the signature covers: the ``(device_id, sequence)`` of every message that went through a
-device's outbox (reports, results, status, feedback), which the stores record once, and the
+device's outbox (reports, results, status, feedback), which the stores record once (the results
+journal remembers each key for its window, then refuses anything at or below the highest
+sequence it forgot, see :mod:`qiloop.fleet.results_db`), and the
 sequence of a hello (a counter the device keeps) and of a status, which must go up per device
 (:meth:`~qiloop.fleet.registry_db.FleetDB.accept_hello`, ``accept_status``). A time window
 would drop what a device buffered through an outage, or what the broker held for a

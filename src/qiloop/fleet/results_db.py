@@ -18,9 +18,13 @@ The flush holds the journal's write lock from reading the batch to deleting it, 
 two processes flushing one journal take turns. Readers see the tables plus the
 rows still in the journal.
 
-Duplicates are recognised for ``dedupe_window_s`` (by arrival time); a
-re-delivery later than that is stored again (a device's re-send follows its
-reconnection, and the collector's follows its restart). Status keeps the latest
+Duplicates are recognised exactly for ``dedupe_window_s`` (by arrival time): the
+``(device_id, sequence)`` of every message is kept that long, so messages may arrive
+in any order within it. When keys are forgotten, the highest forgotten sequence of each
+device becomes its *floor*, kept for good: a message at or below it is refused, never
+stored twice, however late a replay comes (a device numbers its messages upwards, from
+the clock when its outbox is new, so nothing it sends later falls under the floor; only
+a message that arrived over a window after a later-numbered one would). Status keeps the latest
 report per device (by the device's own clock) in ``fleet.db`` for the Fleet page;
 the feedback marks stay there too (few, and checked before an image is stored).
 
@@ -56,6 +60,9 @@ CREATE TABLE IF NOT EXISTS results_seen (
     kind TEXT NOT NULL, device_id TEXT NOT NULL, sequence INTEGER NOT NULL, received_at TEXT NOT NULL,
     PRIMARY KEY (kind, device_id, sequence)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS results_seen_at ON results_seen (received_at);
+CREATE TABLE IF NOT EXISTS results_floor (
+    kind TEXT NOT NULL, device_id TEXT NOT NULL, sequence INTEGER NOT NULL,
+    PRIMARY KEY (kind, device_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS results_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO results_meta VALUES ('journal', lower(hex(randomblob(16))));
 CREATE TABLE IF NOT EXISTS device_status (
@@ -100,7 +107,7 @@ class ResultsDB:
         store: The Delta tables (default: ``fleet-results`` beside ``path``).
         batch_size: Journal rows per Delta commit; reaching it wakes the flusher.
         flush_interval_s: The longest a row waits in the journal while the flusher runs.
-        dedupe_window_s: How long a ``(device_id, sequence)`` is remembered for de-duplication.
+        dedupe_window_s: How long each ``(device_id, sequence)`` is remembered; older replays meet the floor.
         compact_every: Merge the small files of the days written after this many commits.
         background: Flush from a background thread (started by the first write); without it
             only :meth:`flush` and :meth:`close` move the journal.
@@ -184,7 +191,10 @@ class ResultsDB:
         at = _iso(received_at)
         with self._lock, self._write():
             key = (kind, message.device_id, message.sequence, at)
-            new = self._db.execute("INSERT OR IGNORE INTO results_seen VALUES (?, ?, ?, ?)", key).rowcount
+            new = (
+                not self._below_floor(kind, message.device_id, message.sequence)
+                and self._db.execute("INSERT OR IGNORE INTO results_seen VALUES (?, ?, ?, ?)", key).rowcount
+            )
             if new:
                 payload = message.model_dump_json()
                 self._db.execute(
@@ -224,14 +234,33 @@ class ResultsDB:
                         moved += count
                         if count < self.batch_size:
                             break
-                cutoff = _iso(datetime.now(timezone.utc) - timedelta(seconds=self.dedupe_window_s))
-                with transaction(db, self.path):
-                    db.execute("DELETE FROM results_seen WHERE received_at < ?", (cutoff,))
+                self._forget_seen(db)
                 self._pending = db.execute("SELECT COUNT(*) FROM results_journal").fetchone()[0]
             finally:
                 db.close()
             self._maybe_compact()
         return moved
+
+    def _below_floor(self, kind: str, device_id: str, sequence: int) -> bool:
+        """Whether ``sequence`` is at or below the device's highest forgotten one (inside the write transaction)."""
+        sql = "SELECT sequence FROM results_floor WHERE kind = ? AND device_id = ?"
+        floor = self._db.execute(sql, (kind, device_id)).fetchone()
+        if floor is None or sequence > floor[0]:
+            return False
+        log.info("dropped %s %s/%d: at or below the sequences forgotten (%d)", kind, device_id, sequence, floor[0])
+        return True
+
+    def _forget_seen(self, db: sqlite3.Connection) -> None:
+        """Forget the keys older than the window, raising each device's floor to the highest one forgotten."""
+        cutoff = _iso(datetime.now(timezone.utc) - timedelta(seconds=self.dedupe_window_s))
+        with transaction(db, self.path):
+            db.execute(
+                "INSERT INTO results_floor (kind, device_id, sequence) SELECT kind, device_id, MAX(sequence)"
+                " FROM results_seen WHERE received_at < ? GROUP BY kind, device_id"
+                " ON CONFLICT (kind, device_id) DO UPDATE SET sequence = max(sequence, excluded.sequence)",
+                (cutoff,),
+            )
+            db.execute("DELETE FROM results_seen WHERE received_at < ?", (cutoff,))
 
     def _flush_batch(self, db: sqlite3.Connection, kind: str) -> int:
         """Inside the journal's write transaction: drop what the table already holds, commit one batch, drop it."""

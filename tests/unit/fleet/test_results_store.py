@@ -131,13 +131,14 @@ def test_a_failing_table_keeps_the_rows_in_the_journal(tmp_path):
     raw.close()
 
 
-def test_duplicates_are_dropped_within_the_window_and_forgotten_after(tmp_path):
+def test_duplicates_are_dropped_within_the_window_and_below_the_floor_after(tmp_path):
     now = datetime.now(timezone.utc)
     with ResultsDB(tmp_path / "fleet.db", dedupe_window_s=60, background=False) as db:
         assert db.add_result(result("cam-1", 1, 0), received_at=now - timedelta(seconds=120))
         assert not db.add_result(result("cam-1", 1, 0))
-        db.flush()  # forgets keys older than the window
-        assert db.add_result(result("cam-1", 1, 0))
+        db.flush()  # forgets keys older than the window; the device's floor keeps refusing them
+        assert not db.add_result(result("cam-1", 1, 0))
+        assert db.add_result(result("cam-1", 2, 0))
 
 
 def test_an_older_one_file_fleet_db_moves_into_the_journal(tmp_path):
