@@ -80,9 +80,11 @@ class InferenceApp:
         path = outbox_path or config.outbox
         if path is None:
             raise ConfigurationError("no outbox file configured", hint="set outbox=PATH")
+        # The graph optimised for this CPU lives beside the outbox (a folder the device writes) unless
+        # configured elsewhere: the next start loads it instead of optimising the model again.
         detector = OnnxDetector.from_package(
             config.package, threads=config.threads, int8=config.int8, providers=config.providers,
-            optimized_dir=config.optimized_dir,
+            optimized_dir=config.optimized_dir or Path(path).parent / "optimized",
         )  # fmt: skip
         source = open_source(config.source)
         outbox = Outbox(path, device_id=config.device_id, max_bytes=config.max_outbox_bytes,

@@ -84,7 +84,9 @@ class AppConfig(_Section):
         "[OpenVINOExecutionProvider, CPUExecutionProvider] (needs onnxruntime-openvino); None: the CPU",
     )
     optimized_dir: Path | None = Field(
-        default=None, description="keep the model optimised for this CPU here, so later starts skip optimising it"
+        default=None,
+        description="keep the model optimised for this CPU here, so later starts skip optimising it "
+        "(default: an 'optimized' folder beside the outbox)",
     )
     device_id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,128}$", description="this device's name in topics and messages")
     broker: str | None = Field(default=None, description="MQTT broker URL (mqtt:// or mqtts://)")

@@ -110,6 +110,7 @@ def build_session(
             cached.parent.mkdir(parents=True, exist_ok=True)
             written = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
             options.optimized_model_filepath = str(written)
+            options.log_severity_level = 3  # its warning that the file suits only this machine is the point here
     try:
         session = ort.InferenceSession(str(source), sess_options=options, providers=chosen)
     except Exception as exc:  # onnxruntime raises its own untyped errors
