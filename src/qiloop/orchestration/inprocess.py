@@ -202,7 +202,8 @@ class LocalLoop:
         if instance is None:
             folder = Path(settings.home) / "dagster"
             folder.mkdir(parents=True, exist_ok=True)
-            instance = dg.DagsterInstance.local_temp(tempdir=str(folder))
+            # No usage statistics sent from here (and no welcome banner printed into the host's output).
+            instance = dg.DagsterInstance.local_temp(tempdir=str(folder), overrides={"telemetry": {"enabled": False}})
         self.instance = instance
         self.log_level = log_level
 
