@@ -6,7 +6,9 @@ bots, training, the gate, approval, a canary rollout to two simulated devices th
 inspect new camera images and send uncertain ones back → turn 2: a labelling job
 for that feedback, pre-labelled by the production model, a new model trained from
 the new label-store version, the gate against production on the same test images,
-and a rollout only when it is better → both turns side by side. Each step is a
+and a rollout only when it is better → both turns side by side. The turns run
+through the orchestration in this process: its triggers (Dagster sensors with
+cursors and run keys) start each step, as the daemon would; each step is a
 ``qiloop.loop`` use case; the workforce and the devices are ``qiloop.sim``.
 """
 
@@ -22,7 +24,10 @@ from rich.panel import Panel
 from rich.table import Table
 
 from qiloop.cli.common import HomeOption, console, settings_for
-from qiloop.cli.demo_report import print_side_by_side, print_turn, step
+from qiloop.cli.demo_report import print_orchestration_cost, print_side_by_side, print_turn, step
+from qiloop.core.errors import require
+
+RETRAIN_AFTER = 4  # the demo's line sends back a few dozen images a turn; a real line waits for more
 
 
 def demo(
@@ -37,26 +42,42 @@ def demo(
     camera: Annotated[
         int, typer.Option("--camera", min=2, help="New camera images the two devices inspect in each turn.")
     ] = 60,
+    retrain_after: Annotated[
+        int, typer.Option("--retrain-after", min=1, help="Newly approved labels that start a training run.")
+    ] = RETRAIN_AFTER,
 ) -> None:
-    """Run two turns of the loop on embedded defaults: label, train, gate, approve, deploy, inspect, retrain.
+    """Run two turns of the loop through the orchestration, in this process: label, train, gate, deploy, retrain.
 
-    With a short training (--epochs 1) the gate refuses the model with its figures and nothing is deployed.
+    Dagster's triggers start each step (no daemon needed; needs the orchestrate extra). With a short
+    training (--epochs 1) the gate refuses the model with its figures and nothing is deployed.
     """
+    started = time.perf_counter()
+    require("dagster", "orchestrate")  # before minutes of work: the turns run through the orchestration
+    from qiloop.sim.turn_orchestrated import OrchestratedTurns
+
+    imported = time.perf_counter() - started
     settings = settings_for(home)
     if fresh and settings.home.exists():
         shutil.rmtree(settings.home)
     settings.home.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
     images, labels, cameras = _tour(settings, n, seed, camera)
-    reports = _turns(settings, images, labels, cameras, seed=seed, epochs=epochs, retrain_epochs=retrain_epochs)
+
+    def runner(line, policy):
+        return OrchestratedTurns.for_line(settings, line, policy=policy, retrain_after_labels=retrain_after)
+
+    reports = _turns(
+        settings, images, labels, cameras, seed=seed, epochs=epochs, retrain_epochs=retrain_epochs, runner=runner
+    )
     print_side_by_side(reports)
+    print_orchestration_cost(reports, import_s=imported)
     console.print(
         Panel(
             f"done in {time.perf_counter() - started:.1f} s — home: {settings.home}\n"
             f"try: qiloop labels stats --home {settings.home}\n"
             f"     qiloop models ls --home {settings.home}\n"
             f"     qiloop labeling serve --home {settings.home}\n"
-            f"     mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}",
+            f"     mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}\n"
+            f"     DAGSTER_HOME={settings.home / 'dagster'} dagster dev -m qiloop.orchestration.definitions",
             title="qiloop demo",
         )
     )
@@ -145,17 +166,19 @@ def _tour(settings, n: int, seed: int, camera: int):
 
 
 def _turns(settings, images, labels, cameras, *, seed: int, epochs: int, retrain_epochs: int, runner=None) -> list:
-    """Steps 7-8: the simulated line joins, then two turns of the loop (the second only after a deployment)."""
+    """Steps 7-8: the simulated line joins, then two turns of the loop (the second only after a deployment).
+
+    ``runner(line, policy)`` builds the :data:`~qiloop.sim.turn.TurnRunner` once the line runs
+    (default: :func:`~qiloop.sim.turn.run_turn`, the use cases called one after the other).
+    """
     from qiloop.cli.common import result_line
     from qiloop.core.deployments import RolloutPolicy
     from qiloop.labeling.db import Database
     from qiloop.registry import ModelRegistry
     from qiloop.sim.devices import DEVICES, GROUP, SimulatedLine
     from qiloop.sim.turn import TurnPlan, World, run_turn
-    from qiloop.training.config import TrainConfig
     from qiloop.training.gate import GateConfig
 
-    runner = runner or run_turn
     step(7, f"two simulated devices ({', '.join(DEVICES)}) join the line {GROUP}")
     shown: list[int] = [0]
 
@@ -166,7 +189,7 @@ def _turns(settings, images, labels, cameras, *, seed: int, epochs: int, retrain
 
     db = Database.from_settings(settings)
     line = SimulatedLine.start(settings, on_result=on_result)
-    reports = []
+    reports, turn = [], run_turn
     try:
         console.print(f"  broker {line.broker_url}, file server {line.service.files_url}", highlight=False)
         world = World(settings, images, labels, ModelRegistry.from_settings(settings), db, line,
@@ -175,12 +198,14 @@ def _turns(settings, images, labels, cameras, *, seed: int, epochs: int, retrain
         # approves it (better than production on the same test images, or the first that passes).
         gate = GateConfig(approval="manual")
         policy = RolloutPolicy(canary=1, soak_s=2, health_timeout_s=120)
+        turn = runner(line, policy) if runner is not None else turn
         on_epoch = _epoch_printer()
-        first = TrainConfig.resolve(profile="quick", overrides=[f"epochs={epochs}"])
-        step(8, f"turn 1: label what waits, train {_epochs(epochs)} from {first.model}, gate, approve, deploy, inspect")
+        common = dict(profile="quick", gate=gate, policy=policy, on_epoch=on_epoch)
+        plan = TurnPlan.resolve(1, "unlabeled", overrides=[f"epochs={epochs}"], camera=cameras[0], seed=seed, **common)
+        step(8, f"turn 1: label what waits, train {_epochs(epochs)} from {plan.config.model}, gate, approve, deploy, "
+             "inspect — each step started by its trigger")  # fmt: skip
         shown[0] = 0
-        reports.append(runner(world, TurnPlan(1, "unlabeled", first, gate, cameras[0], seed=seed, policy=policy,
-                                              on_epoch=on_epoch)))  # fmt: skip
+        reports.append(turn(world, plan))
         print_turn(reports[-1])
         one = reports[-1]
         if one.deployed is None or one.collected is None or not one.collected.feedback_waiting:
@@ -190,14 +215,16 @@ def _turns(settings, images, labels, cameras, *, seed: int, epochs: int, retrain
         # no warm-up and no mosaic, so the new labels refine turn 1's model instead of shaking it up.
         fine_tune = [f"epochs={retrain_epochs}", "optimizer=AdamW", "lr0=0.0005", "warmup_epochs=0",
                      f"augment.close_mosaic={retrain_epochs}"]  # fmt: skip
-        second = TrainConfig.resolve(profile="quick", overrides=fine_tune)
-        step(9, f"turn 2: label the feedback, fine-tune turn 1's model {_epochs(retrain_epochs)} on the new labels")
+        step(9, f"turn 2: the feedback trigger opens a job, the label-count trigger fine-tunes turn 1's model "
+             f"{_epochs(retrain_epochs)} on the new labels")  # fmt: skip
         shown[0] = 0
-        plan = TurnPlan(2, "feedback", second, gate, cameras[1], start_from=one.candidate.weights, seed=seed + 1,
-                        policy=policy, on_epoch=on_epoch)  # fmt: skip
-        reports.append(runner(world, plan))
+        plan = TurnPlan.resolve(2, "feedback", overrides=fine_tune, camera=cameras[1], start_from=one.candidate.weights,
+                                seed=seed + 1, **common)  # fmt: skip
+        reports.append(turn(world, plan))
         print_turn(reports[-1])
     finally:
+        if hasattr(turn, "close"):  # the orchestrated turns hold a Dagster instance
+            turn.close()
         line.stop()
         db.dispose()
     return reports
