@@ -9,9 +9,16 @@ import typer
 from rich.text import Text
 
 from qiloop.cli.common import HomeOption, JsonOption, console, open_database, print_json, user_file
-from qiloop.cli.labeling.jobs._prelabel import PRELABEL_HELP, model_prelabels, store_gold
 from qiloop.cli.labeling.jobs._shared import job_json
 from qiloop.labeling.consolidation import DEFAULT_MIN_SUPPORT
+
+PRELABEL_HELP = (
+    "Pre-label with this model: a registry reference (scratch-detector@production) or a model package folder. "
+    "Its boxes, at the thresholds in the package's manifest and with their scores, are shown on the job's images "
+    "and on the gold images mixed into the job. With --from feedback the images keep the boxes their devices "
+    "reported and only the gold images get the model's. Without a model, gold images show no pre-labels: in a job "
+    "pre-labelled from feedback that lets workers tell gold images apart, so give a model there too."
+)
 
 
 def create(
@@ -52,48 +59,36 @@ def create(
     json_out: JsonOption = False,
 ) -> None:
     """Create a labelling job from images without approved labels, from device feedback, or from named images."""
-    from qiloop.core.errors import ConfigurationError
-    from qiloop.labeling import jobs
+    from qiloop.core.errors import ConfigurationError, NotFoundError
     from qiloop.labelstore import LabelStore
+    from qiloop.loop.labeling_job import open_labeling_job
     from qiloop.storage import ImageStore
 
+    if source not in ("unlabeled", "feedback"):
+        raise ConfigurationError(f"unknown --from {source!r}", hint="use --from unlabeled or --from feedback")
     if instructions_file is not None:
         user_file(instructions_file, what="instructions file")
-    settings, db = open_database(home)
-    store = ImageStore.from_settings(settings)
-    prelabels, prelabel_source = None, None
-    with db.session() as session:  # images another job holds are not free: --limit counts free ones
-        queued = jobs.queued_sha256s(session)
-    if images:
-        records = [r for r in (store.resolve(prefix) for prefix in images) if r.sha256 not in queued][:limit]
-    elif source == "unlabeled":
-        records = jobs.images_without_approved_label(store, LabelStore.from_settings(settings), limit, exclude=queued)
-    elif source == "feedback":
-        records, prelabels = jobs.feedback_images(store, limit, exclude=queued)
-        prelabel_source = "feedback"
-    else:
-        raise ConfigurationError(f"unknown --from {source!r}", hint="use --from unlabeled or --from feedback")
-    gold_boxes: dict = {}
-    if prelabel_model:
-        prelabel_source, prelabels, gold_boxes = model_prelabels(
-            prelabel_model, settings, db, store, name, records, feedback=prelabels,
-            classes=classes or settings.classes, gold=gold_every > 0, progress=not json_out,
-        )  # fmt: skip
     text = instructions_file.read_text(encoding="utf-8") if instructions_file else instructions
-    spec = jobs.JobSpec.build(
-        name=name,
-        classes=classes or settings.classes,
-        instructions=text,
-        annotators_per_image=annotators,
-        quorum=quorum,
-        min_support=None if head_count else min_support,
-        lease_seconds=lease_seconds,
-        gold_every=gold_every,
-        prelabel_source=prelabel_source,
-    )
-    with db.session() as session:
-        summary = jobs.create_job(session, spec, records, prelabels=prelabels)
-        store_gold(session, summary.id, gold_boxes)
+    settings, db = open_database(home)
+
+    def registry():
+        from qiloop.registry import ModelRegistry
+
+        return ModelRegistry.from_settings(settings)
+
+    opened = open_labeling_job(
+        db, ImageStore.from_settings(settings), LabelStore.from_settings(settings),
+        classes=classes or settings.classes, source="named" if images else source, named=images or (), name=name,
+        registry=registry, prelabel_model=prelabel_model, limit=limit, annotators=annotators, quorum=quorum,
+        min_support=None if head_count else min_support, lease_seconds=lease_seconds, gold_every=gold_every,
+        instructions=text, progress=not json_out,
+    )  # fmt: skip
+    if opened is None:  # images another job holds are not free: --limit counts free ones
+        raise NotFoundError(
+            f"no image to label for job {name!r} (0 offered, all labelled or queued elsewhere)",
+            hint="ingest new images, or name images that are neither approved nor in an open job",
+        )
+    summary = opened.summary
     if json_out:
         print_json(job_json(summary))
     else:
