@@ -211,3 +211,39 @@ def _raise_for(response: httpx.Response) -> None:
         f"{response.request.url.path}: {body.get('message')}",
         hint=body.get("hint") or "check the service's log",
     )
+
+
+def label_until_verified(
+    url: str,
+    job: str,
+    bots: Sequence[BotAccount],
+    truth: Mapping[str, Sequence[Box]],
+    verifier_token: str,
+    *,
+    seed: int = 0,
+    max_wait: float = 60.0,
+    rounds: int = 5,
+) -> tuple[LabelingRun, int, int]:
+    """The bots label ``job``; a bot verifier decides, and the bots label what it rejected again.
+
+    At most ``rounds`` verifications; each rejection is followed by one more labelling
+    round with a new seed.
+
+    Returns:
+        ``(run, approved, rejected)``: the bots' work over all rounds, and the verifier's decisions.
+    """
+    run = label_job(url, job, bots, truth, seed=seed, max_wait=max_wait)
+    approved = rejected = 0
+    for attempt in range(1, rounds + 1):
+        ok, bad = verify_job(url, job, verifier_token, truth)
+        approved, rejected = approved + ok, rejected + bad
+        if not bad:
+            break
+        more = label_job(url, job, bots, truth, seed=seed + attempt, max_wait=max_wait)
+        run = LabelingRun(
+            {k: v + more.submitted[k] for k, v in run.submitted.items()},
+            run.conflicts + more.conflicts,
+            run.seconds + more.seconds,
+            run.waits + more.waits,
+        )
+    return run, approved, rejected

@@ -156,3 +156,21 @@ def _photo_boxes(seed: int, photo: int, size: tuple[int, int]) -> dict[str, tupl
 def label_store_truth(label_store) -> dict[str, tuple[Box, ...]]:
     """The latest APPROVED boxes of every image in the label store."""
     return {r.image_sha256: tuple(r.annotations) for r in label_store.latest()}
+
+
+class KnownTruth(dict):
+    """Every box known for an image: the synthetic generator's first, else the label store's approved ones.
+
+    Example:
+        ``KnownTruth(SynthTruth(images), label_store_truth(labels)).get(sha256)``
+    """
+
+    def __init__(self, synth: Mapping[str, Sequence[Box]], approved: Mapping[str, Sequence[Box]]) -> None:
+        super().__init__(approved)
+        self._synth = synth
+
+    def get(self, sha256, default=()):
+        try:
+            return self._synth[sha256]
+        except KeyError:
+            return super().get(sha256, default)

@@ -57,37 +57,29 @@ def bots(
     if sloppy > count:
         raise ConfigurationError(f"--sloppy {sloppy} exceeds --count {count}", hint="ask for fewer sloppy bots")
     images, labels = ImageStore.from_settings(settings), LabelStore.from_settings(settings)
-    truth = _Truth(simulated.SynthTruth(images), simulated.label_store_truth(labels))
+    truth = simulated.KnownTruth(simulated.SynthTruth(images), simulated.label_store_truth(labels))
     accounts = bot_service.bot_accounts(db, count, sloppy, simulated.Noise.parse(noise))
     with contextlib.ExitStack() as stack:
         if url is None:
             app = create_app(settings, db=db, image_store=images, label_store=labels)
             url = stack.enter_context(BackgroundServer(app)).url
-        run = bot_service.label_job(url, job, accounts, truth, seed=seed, max_wait=max_wait)
-        decided = (0, 0)
         if verify:
             with db.session() as session:
                 token = bot_service.bot_token(session, "bot-verifier", "verifier")
-            for attempt in range(1, 6):
-                approved, rejected = bot_service.verify_job(url, job, token, truth)
-                decided = (decided[0] + approved, decided[1] + rejected)
-                if not rejected:
-                    break
-                more = bot_service.label_job(url, job, accounts, truth, seed=seed + attempt, max_wait=max_wait)
-                run = bot_service.LabelingRun(
-                    {k: v + more.submitted[k] for k, v in run.submitted.items()},
-                    run.conflicts + more.conflicts,
-                    run.seconds + more.seconds,
-                    run.waits + more.waits,
-                )
+            run, approved, rejected = bot_service.label_until_verified(
+                url, job, accounts, truth, token, seed=seed, max_wait=max_wait
+            )
+        else:
+            run = bot_service.label_job(url, job, accounts, truth, seed=seed, max_wait=max_wait)
+            approved = rejected = 0
     result = {
         "job": job,
         "tasks": run.tasks,
         "per_bot": run.submitted,
         "tasks_per_second": round(run.tasks_per_second, 2),
         "waits": run.waits,
-        "approved": decided[0],
-        "rejected": decided[1],
+        "approved": approved,
+        "rejected": rejected,
     }
     if json_out:
         print_json(result)
@@ -96,21 +88,7 @@ def bots(
             Text.assemble(
                 f"{len(accounts)} bots submitted {run.tasks} tasks of ",
                 (job, "bold"),
-                f" ({run.tasks_per_second:.1f}/s); approved {decided[0]}, rejected {decided[1]}",
+                f" ({run.tasks_per_second:.1f}/s); approved {approved}, rejected {rejected}",
             ),
             highlight=False,
         )
-
-
-class _Truth(dict):
-    """Synthetic truth first, then approved labels."""
-
-    def __init__(self, synth, approved) -> None:
-        super().__init__(approved)
-        self._synth = synth
-
-    def get(self, sha256, default=()):
-        try:
-            return self._synth[sha256]
-        except KeyError:
-            return super().get(sha256, default)
