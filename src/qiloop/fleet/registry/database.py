@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
@@ -93,6 +94,39 @@ def insert(connection: Connection, table):
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     return dialect_insert(table)
+
+
+def upsert(connection: Connection, table, key: str, values: dict, extra: dict | None = None) -> None:
+    """Insert ``values`` as a row of ``table``, or set the given columns (and ``extra``) of the row with that ``key``.
+
+    The statement is built once per backend, table and set of columns (the controller
+    runs one per message it receives); the values travel as parameters.
+    """
+    columns = tuple(values)
+    statement = _upsert(connection.dialect.name, table, key, columns, tuple(sorted((extra or {}).items())))
+    connection.execute(statement, values)
+
+
+def insert_new(connection: Connection, table, values: dict) -> bool:
+    """Insert ``values`` unless a row with the same primary key exists; whether it was new."""
+    statement = _insert_new(connection.dialect.name, table)
+    return bool(connection.execute(statement, values).rowcount)
+
+
+@cache
+def _upsert(dialect: str, table, key: str, columns: tuple[str, ...], extra: tuple):
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    changes = {name: statement.excluded[name] for name in columns if name != key} | dict(extra)
+    return statement.on_conflict_do_update(index_elements=[key], set_=changes)
+
+
+@cache
+def _insert_new(dialect: str, table):
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table).on_conflict_do_nothing()
 
 
 def _sqlite_engine(url) -> Engine:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from qiloop.core.deployments import SignedDeployment
-from qiloop.fleet.registry.database import insert, reading, writing
+from qiloop.fleet.registry.database import insert, reading, upsert, writing
 from qiloop.fleet.registry.tables import controllers, deployment_reports, deployments, rollouts, sequences
 from qiloop.fleet.rollout import Rollout
 
@@ -62,7 +62,7 @@ class DeploymentLog:
         with writing(self.engine) as db:
             statement = insert(db, rollouts).values(row)
             changes = {name: statement.excluded[name] for name in ("phase", "updated_at", "data")}
-            db.execute(statement.on_conflict_do_update(index_elements=["id"], set_=changes))
+            db.execute(statement.on_conflict_do_update(index_elements=["id"], set_=changes))  # keeps created_at
 
     def rollout(self, rollout_id: str) -> Rollout | None:
         """One rollout, or None when there is none of that id."""
@@ -84,9 +84,7 @@ class DeploymentLog:
         """Note that the controller ``name`` runs now (``qiloop deploy`` looks for one)."""
         row = {"name": name, "broker_url": broker_url, "files_url": files_url, "pid": pid, "heartbeat_at": time.time()}
         with writing(self.engine) as db:
-            statement = insert(db, controllers).values(row)
-            changes = {column: statement.excluded[column] for column in row if column != "name"}
-            db.execute(statement.on_conflict_do_update(index_elements=["name"], set_=changes))
+            upsert(db, controllers, "name", row)
 
     def controllers(self, within_s: float = 10.0) -> list[dict]:
         """Controllers that beat within the last ``within_s`` seconds."""

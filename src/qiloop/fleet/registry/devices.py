@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from qiloop.core.deployments import FINAL_STATES, DeploymentState
-from qiloop.fleet.registry.database import insert, reading, writing
+from qiloop.fleet.registry.database import insert_new, reading, upsert, writing
 from qiloop.fleet.registry.records import DeviceRow
 from qiloop.fleet.registry.tables import deployment_reports, devices
 from qiloop.protocol.reports import DeploymentReport, DeviceHello
@@ -39,7 +39,7 @@ class DeviceRegistry:
                    "deployment_sequence": report.deployment_sequence, "state": report.state.value,
                    "detail": report.detail, "time": report.time.isoformat(), "received_at": at,
                    "bytes_downloaded": report.bytes_downloaded, "running": running}  # fmt: skip
-            new = db.execute(insert(db, deployment_reports).values(row).on_conflict_do_nothing()).rowcount
+            new = insert_new(db, deployment_reports, row)
             if new:
                 self._upsert_device(
                     {"device_id": report.device_id, "running": running, "report_state": report.state.value,
@@ -92,7 +92,5 @@ class DeviceRegistry:
         if db is None:
             with writing(self.engine) as db:
                 return self._upsert_device(values, db)
-        statement = insert(db, devices).values(values)
-        changes = {name: statement.excluded[name] for name in values if name != "device_id"}
-        db.execute(statement.on_conflict_do_update(index_elements=["device_id"], set_=changes))
+        upsert(db, devices, "device_id", values)
         return None

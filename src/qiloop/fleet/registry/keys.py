@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine
 
 from qiloop.core.errors import ConfigurationError
-from qiloop.fleet.registry.database import insert, reading, writing
+from qiloop.fleet.registry.database import reading, upsert, writing
 from qiloop.fleet.registry.records import DeviceKey, PendingDevice
 from qiloop.fleet.registry.tables import device_keys, enroll_tokens, pending_devices
 from qiloop.protocol.enrollment import proof_matches
@@ -48,10 +48,7 @@ class KeyRegistry:
                 )
             row = {"device_id": device_id, "public_key": key.public_key, "key_id": key.key_id, "source": source,
                    "added_at": key.added_at}  # fmt: skip
-            statement = insert(db, device_keys).values(row)
-            changes = {name: statement.excluded[name] for name in row if name != "device_id"}
-            changes |= {"hello_sequence": None, "status_sequence": None}
-            db.execute(statement.on_conflict_do_update(index_elements=["device_id"], set_=changes))
+            upsert(db, device_keys, "device_id", row, {"hello_sequence": None, "status_sequence": None})
         return key
 
     def device_key(self, device_id: str) -> DeviceKey | None:
@@ -109,9 +106,7 @@ class KeyRegistry:
                "topic": topic, "payload": payload, "seen_at": time.time()}  # fmt: skip
         p = pending_devices.c
         with writing(self.engine) as db:
-            statement = insert(db, pending_devices).values(row)
-            changes = {name: statement.excluded[name] for name in row if name != "device_id"}
-            db.execute(statement.on_conflict_do_update(index_elements=["device_id"], set_=changes))
+            upsert(db, pending_devices, "device_id", row)
             newest = select(p.device_id).order_by(p.seen_at.desc()).limit(PENDING_LIMIT)
             db.execute(delete(pending_devices).where(p.device_id.not_in(newest.scalar_subquery())))
 
