@@ -139,7 +139,7 @@ def model_approved_sensor(context: dg.SensorEvaluationContext, registry: Registr
     from qiloop.core.errors import QiloopError
 
     models = registry.open()
-    production = models.production(registry.model_name)
+    production = None if _nothing_approved(models, registry.model_name) else models.production(registry.model_name)
     if production is None:
         return dg.SensorResult(skip_reason=f"no approved version of {registry.model_name} yet")
     ref = production.ref
@@ -200,6 +200,19 @@ def _last_training(context: dg.SensorEvaluationContext) -> datetime | None:
         return cursor
     trained = datetime.fromtimestamp(float(read_at), tz=timezone.utc)
     return trained if cursor is None or trained > cursor else cursor
+
+
+def _nothing_approved(models, name: str) -> bool:
+    """Whether qiloop's approval ledger holds no standing approval of ``name``: then MLflow need not be asked.
+
+    Asking MLflow imports it (seconds, in the process that evaluates every sensor) each time that process starts.
+    """
+    from qiloop.core.errors import ConfigurationError
+
+    try:
+        return models.ledger.standing(name) is None
+    except ConfigurationError:  # a registry without the ledger: MLflow decides
+        return False
 
 
 def _images_after(context: dg.SensorEvaluationContext, cursor: dict) -> datetime | None:

@@ -55,6 +55,12 @@ concurrency:
     # The only pool is `training` (qiloop.orchestration.policies): one training step at a time.
     default_limit: 1
 
+# Sensors are evaluated side by side, so a slow tick (the first one that opens the registry) does not hold
+# back the camera trigger behind it.
+sensors:
+  use_threads: true
+  num_workers: 4
+
 # The daemon looks for queued runs to start every second (Dagster's default is 5 s): on a laptop a new
 # camera image waits for its labelling job on this, and the look is one query on the local run storage.
 run_queue:
