@@ -135,3 +135,28 @@ def test_a_url_of_another_backend_is_refused_with_what_to_use(tmp_path):
         FleetDB("mysql://u@localhost/fleet")
     with pytest.raises(ConfigurationError, match="not a database URL"):
         FleetDB("not a url://")
+
+
+def test_the_results_journal_and_the_registry_share_one_file(tmp_path):
+    from datetime import datetime, timezone
+
+    from qiloop.fleet.results_db import ResultsDB
+    from qiloop.protocol.messages import InferenceResult
+
+    path = tmp_path / "fleet.db"
+    message = InferenceResult(device_id="cam-1", sequence=1, time=datetime(2024, 5, 1, tzinfo=timezone.utc),
+                              image_name="a.png", model_name="m", model_version="1", verdict="pass",
+                              latency_ms=1.0)  # fmt: skip
+    with ResultsDB(path, background=False) as results:  # the journal first, then the registry opens the same file
+        assert results.add_result(message)
+        registry = FleetDB(path)
+        registry.add_hello(DeviceHello(device_id="cam-1", groups=["line"]), at=1.0)
+        assert results.pending() == 1 and not results.add_result(message)
+    registry.close()
+    with ResultsDB(path, background=False) as results:
+        assert [r.message.sequence for r in results.results()] == [1]
+    reopened = FleetDB(path)
+    try:
+        assert [d.device_id for d in reopened.devices()] == ["cam-1"]
+    finally:
+        reopened.close()
