@@ -170,7 +170,7 @@ def turn_of(
         if evaluation.check_name == "gate":
             gate_passed = bool(evaluation.passed)
             gate = {**_plain(evaluation.metadata), "description": evaluation.description or ""}
-    failures = [e.message or "" for e in result.all_events if e.is_step_failure]
+    failures = [_failure(e) for e in result.all_events if e.is_step_failure]
     skipped = tuple(name for name in selection if name not in materialized)
     return Turn(
         result.success, result.run_id, materialized, gate_passed, gate, skipped, "\n".join(failures),
@@ -312,6 +312,14 @@ def merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def _failure(event: dg.DagsterEvent) -> str:
+    """A failed step's message with the error at its root (Dagster's own message names only the step)."""
+    error = getattr(event.event_specific_data, "error", None)
+    while error is not None and error.cause is not None:
+        error = error.cause
+    return f"{event.message or ''} {error.message.strip() if error is not None else ''}".strip()
 
 
 def _plain(metadata: Mapping[str, Any]) -> dict[str, Any]:
