@@ -10,8 +10,13 @@ is therefore ``FLOPs / sgemm FLOP/s`` on the same number of threads.
   and small beside the convolutions).
 - sgemm: NumPy float32 ``A @ B`` of large square matrices, in a fresh process
   with its BLAS limited to the requested threads and pinned to as many cores.
+- int8: ONNX Runtime's own ``MatMulInteger`` (uint8 activations x int8 weights,
+  int32 sums: the kernel its quantised convolutions run on) on large square
+  matrices, same pinning. An INT8 model's floor is its quantised convolutions'
+  operations at that rate plus the ones left in float at the sgemm rate
+  (:func:`int8_split`).
 
-Run: ``python benchmarks/onnx_flops.py MODEL.onnx [--threads 1]``.
+Run: ``python benchmarks/onnx_flops.py MODEL.onnx [--threads 1] [--int8]``.
 """
 
 from __future__ import annotations
@@ -89,6 +94,62 @@ def count_flops(path: str | Path) -> dict:
     }
 
 
+def int8_split(path: str | Path) -> dict:
+    """GFLOP of a QDQ model's convolutions that run in INT8 (weights from ``DequantizeLinear``) and in float."""
+    import onnx
+
+    model = onnx.load(str(path))
+    shapes = _shapes(model)
+    producer = {out: node for node in model.graph.node for out in node.output}
+    split = {"int8": 0.0, "float": 0.0}
+    for node in model.graph.node:
+        macs = node_macs(node, shapes)
+        if not macs:
+            continue
+        weight = producer.get(node.input[1])
+        quantised = weight is not None and weight.op_type == "DequantizeLinear"
+        split["int8" if quantised else "float"] += 2 * macs / 1e9
+    return split
+
+
+def _int8_child(size: int, repeats: int) -> None:
+    import time
+
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["a", "b"], ["y"])],
+        "int8-gemm",
+        [helper.make_tensor_value_info("a", TensorProto.UINT8, [size, size]),
+         helper.make_tensor_value_info("b", TensorProto.INT8, [size, size])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, [size, size])],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = int(os.environ.get("OMP_NUM_THREADS", "1"))
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    feeds = {"a": rng.integers(0, 256, (size, size), dtype=np.uint8),
+             "b": rng.integers(-128, 128, (size, size), dtype=np.int8)}  # fmt: skip
+    session.run(None, feeds)
+    rates = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        session.run(None, feeds)
+        rates.append(2 * size**3 / (time.perf_counter() - started) / 1e9)
+    print(json.dumps({"rates": rates}))
+
+
+def int8_gops(threads: int = 1, *, size: int = 2048, repeats: int = 10) -> dict:
+    """ONNX Runtime's uint8 x int8 matrix-product throughput in GOP/s on ``threads`` pinned cores.
+
+    Returns ``{"peak": best, "median": median, "threads": threads, "size": size}``.
+    """
+    return _rate_in_child("_int8_child", threads, size, repeats)
+
+
 def _sgemm_child(size: int, repeats: int) -> None:
     import time
 
@@ -111,13 +172,17 @@ def sgemm_gflops(threads: int = 1, *, size: int = 2048, repeats: int = 20) -> di
 
     Returns ``{"peak": best, "median": median, "threads": threads, "size": size}``.
     """
+    return _rate_in_child("_sgemm_child", threads, size, repeats)
+
+
+def _rate_in_child(child: str, threads: int, size: int, repeats: int) -> dict:
     import statistics
 
     env = {**os.environ, **dict.fromkeys(BLAS_ENV, str(threads))}
     cores = sorted(os.sched_getaffinity(0))[:threads]
     code = (
         f"import os, sys; os.sched_setaffinity(0, {cores!r}); sys.path.insert(0, {str(Path(__file__).parent)!r}); "
-        f"import onnx_flops; onnx_flops._sgemm_child({size}, {repeats})"
+        f"import onnx_flops; onnx_flops.{child}({size}, {repeats})"
     )
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     rates = json.loads(done.stdout.strip().splitlines()[-1])["rates"]
@@ -140,12 +205,20 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="an ONNX model with static input shape")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--int8", action="store_true", help="a QDQ INT8 model: also its int8 floor")
     args = parser.parse_args(argv)
     flops = count_flops(args.model)
     rate = sgemm_gflops(args.threads)
     print(f"{args.model}: {flops['gflop']:.3f} GFLOP ({flops['nodes']})")
     print(f"sgemm on {args.threads} thread(s): peak {rate['peak']:.1f} GFLOP/s, median {rate['median']:.1f}")
     print(f"floor: {flops['gflop'] / rate['peak'] * 1e3:.1f} ms per image")
+    if args.int8:
+        split, irate = int8_split(args.model), int8_gops(args.threads)
+        floor = split["int8"] / irate["peak"] + split["float"] / rate["peak"]
+        print(f"int8 GEMM (ONNX Runtime MatMulInteger u8 x s8): peak {irate['peak']:.1f} GOP/s, "
+              f"median {irate['median']:.1f}")  # fmt: skip
+        print(f"INT8 floor: {split['int8']:.3f} GOP in int8 + {split['float']:.3f} GFLOP in float = "
+              f"{floor * 1e3:.1f} ms per image")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import pytest
 from onnx import TensorProto, helper
 from PIL import Image
 
-from qiloop.training.quantize import calibration_batches, decode_tail, input_stem
+from qiloop.core.errors import ConfigurationError
+from qiloop.training.quantize import calibration_batches, decode_tail, input_stem, quantize_int8
 
 
 def head_graph() -> onnx.GraphProto:
@@ -52,3 +54,25 @@ def test_calibration_tensors_are_letterboxed_rgb_nchw(tmp_path):
     assert tensor.shape == (1, 3, 320, 448) and tensor.dtype == np.float32
     assert tensor[0, 0, 160, 224] == 1.0 and tensor[0, 1, 160, 224] == 0.0  # red stays in channel 0
     assert np.isclose(tensor[0, :, 0, 0], 114 / 255).all()  # grey padding on top
+
+
+@pytest.mark.parametrize(
+    ("options", "fragment"),
+    [
+        ({"quant_format": "qint"}, "format 'qint'"),
+        ({"activations": "int4"}, "activations 'int4'"),
+        ({"method": "median"}, "unknown calibration method"),
+    ],
+)
+def test_unknown_int8_settings_are_refused_before_any_work(tmp_path, options, fragment):
+    with pytest.raises(ConfigurationError, match=fragment):
+        quantize_int8(tmp_path / "missing.onnx", tmp_path / "out.onnx", [b"x"], input_hw=(8, 8), **options)
+
+
+def test_a_decode_tail_read_by_a_matmul_is_found_as_well():
+    """After graph_rewrite the DFL sum is a MatMul fed by the softmax: it stays in float too."""
+    graph = head_graph()
+    for node in graph.node:
+        if node.name == "head/dfl/conv/Conv":
+            node.op_type = "MatMul"
+    assert {"head/dfl/Softmax", "head/dfl/conv/Conv", "head/Concat"} <= set(decode_tail(graph))
