@@ -1,7 +1,8 @@
 """How fast the loop turns by itself: seconds from an event to the step it triggers.
 
 1. A new image in the camera folder → its labelling job (the ``camera_folder`` sensor
-   starts an ingest, the ``labels_wanted`` sensor opens the job). Goal: within two
+   starts an ingest run, which opens the job itself once enough images wait; the
+   breakdown shows when the run was requested, started and ended). Goal: within two
    sensor intervals, ≤ 60 s with the defaults.
 2. The N-th approved label → the start of training (the ``labels_approved`` sensor):
    the time the run was requested and the time its worker started. Goal ≤ 60 s.
@@ -13,8 +14,9 @@
    ``model_approved`` sensor adds up to its interval before it. Goal ≤ 20 s. The canary's soak
    is 2 s as in the demo (``--soak``); the orchestration's default of 30 s alone exceeds the goal.
 
-1 and 2 run against the real stack: ``qiloop up`` as a process on free ports (Dagster's
-daemon runs the sensors, each run in its own process), on a fresh home. 3 runs in this
+1 and 2 run against the real stack: ``qiloop up`` as a process on free ports
+(:class:`qiloop.stack.background.BackgroundStack`, as the ``qiloop up`` test starts it;
+Dagster's daemon runs the sensors, each run in its own process), on a fresh home. 3 runs in this
 process. The machine's load is printed with the figures (other work on the machine
 slows every step).
 
