@@ -142,7 +142,9 @@ class OrchestratedTurns:
             world.say(f"trigger {sensor}: no run — {why}")
             return []
         for i, run in enumerate(tick.runs):
-            overhead = max(0.0, run.seconds - run.step_seconds) + (tick.seconds if i == 0 else 0.0)
+            # A failed run's steps report no seconds: its time is not counted as Dagster's.
+            own = max(0.0, run.seconds - run.step_seconds) if run.success else 0.0
+            overhead = own + (tick.seconds if i == 0 else 0.0)
             report.triggers.append(
                 Trigger(step, sensor, run.run_key, run.job, run.run_id, run.success, run.seconds, overhead, run.failure)
             )
