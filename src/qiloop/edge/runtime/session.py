@@ -12,12 +12,15 @@ four (its blocked-layout operators are laid out for this CPU's vector width).
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import platform
 from collections.abc import Sequence
 from pathlib import Path
 
 from qiloop.core.errors import ConfigurationError, InvalidRecordError, require
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PROVIDERS = ("CPUExecutionProvider",)
 PROVIDER_PACKAGES = {
@@ -70,6 +73,16 @@ def optimized_path(folder: Path, sha256: str, version: str, providers: Sequence[
     return folder / f"{sha256[:16]}-ort{version}-{names}-{cpu_signature()}.onnx"
 
 
+def _writable(folder: Path) -> bool:
+    """Create ``folder`` if needed; whether this process may write there (if not, nothing is cached)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.warning("cannot keep the optimised model in %s (%s); optimising it at every start", folder, exc)
+        return False
+    return os.access(folder, os.W_OK)
+
+
 def build_session(
     model: str | Path,
     *,
@@ -106,8 +119,7 @@ def build_session(
         if cached.is_file():
             source = cached
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        else:
-            cached.parent.mkdir(parents=True, exist_ok=True)
+        elif _writable(cached.parent):
             written = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
             options.optimized_model_filepath = str(written)
             options.log_severity_level = 3  # its warning that the file suits only this machine is the point here

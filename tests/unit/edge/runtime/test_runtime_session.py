@@ -78,3 +78,10 @@ def test_a_read_only_package_folder_is_not_written(tiny_package, tmp_path):
     before = sorted(p.name for p in package.iterdir())
     OnnxDetector.from_package(package, threads=1, optimized_dir=tmp_path / "elsewhere")
     assert sorted(p.name for p in package.iterdir()) == before
+
+
+def test_an_unwritable_cache_folder_only_costs_the_cache(tiny_package, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the folder should be")
+    detector = OnnxDetector.from_package(tiny_package, threads=1, optimized_dir=blocker / "optimised")
+    assert detector.ready and blocker.is_file()
