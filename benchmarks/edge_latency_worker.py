@@ -32,7 +32,9 @@ def ours(job: dict):
     """qiloop's runtime: ``detect(jpeg_bytes)`` decodes with Pillow and returns Detections."""
     from qiloop.edge.runtime import OnnxDetector
 
-    detector = OnnxDetector.from_package(job["model"], threads=job["threads"], int8=job["precision"] == "int8")
+    detector = OnnxDetector.from_package(
+        job["model"], threads=job["threads"], int8=job["precision"] == "int8", draft_decode=True
+    )  # as the inference app runs it
     return lambda data: len(detector.detect(data)), detector
 
 

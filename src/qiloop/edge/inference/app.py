@@ -84,7 +84,7 @@ class InferenceApp:
         # configured elsewhere: the next start loads it instead of optimising the model again.
         detector = OnnxDetector.from_package(
             config.package, threads=config.threads, int8=config.int8, providers=config.providers,
-            optimized_dir=config.optimized_dir or Path(path).parent / "optimized",
+            optimized_dir=config.optimized_dir or Path(path).parent / "optimized", draft_decode=config.draft_decode,
         )  # fmt: skip
         source = open_source(config.source)
         outbox = Outbox(path, device_id=config.device_id, max_bytes=config.max_outbox_bytes,

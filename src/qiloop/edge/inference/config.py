@@ -83,6 +83,11 @@ class AppConfig(_Section):
         description="ONNX Runtime execution providers in order of preference, e.g. "
         "[OpenVINOExecutionProvider, CPUExecutionProvider] (needs onnxruntime-openvino); None: the CPU",
     )
+    draft_decode: bool = Field(
+        default=True,
+        description="decode JPEGs at least twice the model input at 1/2, 1/4 or 1/8 scale (faster; "
+        "near but not equal to the full decode that evaluation uses)",
+    )
     optimized_dir: Path | None = Field(
         default=None,
         description="keep the model optimised for this CPU here, so later starts skip optimising it "

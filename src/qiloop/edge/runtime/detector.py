@@ -32,7 +32,9 @@ class OnnxDetector:
         manifest: The package's manifest: classes, input size, thresholds.
         model_file: Which file of the package the session runs (for reports).
         draft_decode: Decode JPEGs at least twice the input size at 1/2, 1/4 or 1/8
-            scale (see :func:`~qiloop.edge.runtime.preprocess.read_rgb`).
+            scale (see :func:`~qiloop.edge.runtime.preprocess.read_rgb`): faster, and
+            close to but not exactly the pixels of a full decode, so off unless asked
+            for (the inference app asks; evaluation and the HTTP endpoint decode fully).
 
     Example:
         >>> detector = OnnxDetector.from_package("packages/scratch-3", threads=1)  # doctest: +SKIP
@@ -40,7 +42,7 @@ class OnnxDetector:
     """
 
     def __init__(
-        self, session, manifest: ModelManifest, *, model_file: str = FP32_FILE, draft_decode: bool = True
+        self, session, manifest: ModelManifest, *, model_file: str = FP32_FILE, draft_decode: bool = False
     ) -> None:
         self.session = session
         self.manifest = manifest
@@ -59,6 +61,7 @@ class OnnxDetector:
         int8: bool = False,
         providers: Sequence[str] | None = None,
         optimized_dir: str | Path | None = None,
+        draft_decode: bool = False,
     ) -> OnnxDetector:
         """Load a verified package and return a detector that has passed a test inference.
 
@@ -71,6 +74,7 @@ class OnnxDetector:
             optimized_dir: A writable folder where the model, once optimised for this
                 machine, is kept, so later starts skip the optimisation (see
                 :func:`~qiloop.edge.runtime.session.build_session`).
+            draft_decode: See the class.
 
         Raises:
             NotFoundError: Not a package, or it lacks the requested model file.
@@ -91,7 +95,7 @@ class OnnxDetector:
         session = build_session(
             folder / model_file, threads=threads, providers=providers, optimized_dir=optimized_dir, sha256=sha256
         )
-        detector = cls(session, manifest, model_file=model_file)
+        detector = cls(session, manifest, model_file=model_file, draft_decode=draft_decode)
         detector.check()
         return detector
 

@@ -84,7 +84,10 @@ def read_rgb(image, fit: tuple[int, int] | None = None) -> tuple[np.ndarray, tup
             size = (opened.height, opened.width)
             if fit is not None and opened.format == "JPEG" and opened.mode in ("RGB", "L", "CMYK"):
                 target = letterbox_geometry(size, fit).size
-                opened.draft("RGB" if opened.mode != "L" else "L", (target[1], target[0]))
+                # Only when a reduction applies: a draft decode also switches libjpeg to its fast
+                # DCT without fancy upsampling, which would change the pixels of a full-size decode.
+                if size[0] >= 2 * target[0] and size[1] >= 2 * target[1]:
+                    opened.draft("RGB" if opened.mode != "L" else "L", (target[1], target[0]))
             opened.load()
             return _rgb(opened), size
     except (UnidentifiedImageError, ImportError) as exc:

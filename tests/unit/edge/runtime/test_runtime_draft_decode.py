@@ -61,9 +61,9 @@ def test_the_reduced_decode_gives_nearly_the_same_model_input(shape):
 
 def test_detections_on_a_large_jpeg_agree_with_the_full_decode(tiny_package):
     data = encode(photo(768, 1152, seed=5))
-    fast = OnnxDetector.from_package(tiny_package, threads=1)
+    fast = OnnxDetector.from_package(tiny_package, threads=1, draft_decode=True)
     full = OnnxDetector.from_package(tiny_package, threads=1)
-    full.draft_decode = False
+    assert not full.draft_decode  # off unless asked for
     a, b = fast.detect(data, confidence=0.05), full.detect(data, confidence=0.05)
     assert len(b) > 0, "the tiny model should score some anchors above 0.05"
     assert abs(len(a) - len(b)) <= max(1, len(b) // 5)
@@ -71,3 +71,8 @@ def test_detections_on_a_large_jpeg_agree_with_the_full_decode(tiny_package):
     assert a.xyxy[:, [0, 2]].max() <= 1152 and a.xyxy[:, [1, 3]].max() <= 768
     # The best boxes lie in the same place (in original pixels, a few percent of the side).
     assert np.abs(a.xyxy[0] - b.xyxy[0]).max() < 0.05 * 1152
+
+
+def test_a_jpeg_too_small_to_reduce_decodes_exactly_as_without_fit():
+    data = encode(photo(300, 450, seed=7))
+    assert np.array_equal(read_rgb(data, (320, 448))[0], read_rgb(data)[0])
