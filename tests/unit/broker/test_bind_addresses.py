@@ -23,7 +23,7 @@ import typer
 from mqtt_helpers import free_port
 from qiloop.broker.addresses import WILDCARDS, local_host, reachable_host
 from qiloop.cli.broker import app as broker_app
-from qiloop.cli.fleet_serve import serve as fleet_serve
+from qiloop.cli.fleet.serve import serve as fleet_serve
 
 pytest.importorskip("amqtt", reason="the embedded broker needs the broker extra")
 

@@ -13,12 +13,12 @@ from qiloop.cli.fleet import (
     export_greengrass,
     keys,
     remove_key,
+    serve,
     status,
 )
-from qiloop.cli.fleet_serve import serve
 
 app = typer.Typer(help="The fleet controller and the devices it knows.", no_args_is_help=True)
-app.command("serve")(serve)
+app.command("serve")(serve.serve)
 app.command("download-url")(download_url.download_url)
 app.command("enroll-token")(enroll_token.enroll_token)
 app.command("add-key")(add_key.add_key)
