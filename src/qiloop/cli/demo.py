@@ -22,6 +22,7 @@ from typing import Annotated
 import typer
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from qiloop.cli.common import HomeOption, console, settings_for
 from qiloop.cli.demo_report import print_orchestration_cost, print_side_by_side, print_turn, step
@@ -185,7 +186,7 @@ def _turns(settings, images, labels, cameras, *, seed: int, epochs: int, retrain
     def on_result(result) -> None:  # the first few results as they arrive; the rest are counted
         shown[0] += 1
         if shown[0] <= 4:
-            console.print("  " + result_line(result), highlight=False, soft_wrap=True)
+            console.print(Text("  ") + result_line(result), highlight=False, soft_wrap=True)
 
     db = Database.from_settings(settings)
     line = SimulatedLine.start(settings, on_result=on_result)

@@ -51,7 +51,8 @@ def print_triggers(report) -> None:
         return
     table = Table("step", "trigger", "run key", "run", "seconds")
     for t in report.triggers:
-        run = f"{t.job} {t.run_id[:8]} {'ok' if t.success else 'FAILED'}" if t.started else f"none: {t.detail}"
+        verdict = ("ok" + (f" ({t.detail})" if t.detail else "")) if t.success else "FAILED"
+        run = f"{t.job} {t.run_id[:8]} {verdict}" if t.started else f"none: {t.detail}"
         table.add_row(t.step, t.sensor, t.run_key or "-", run, f"{t.seconds:.1f}")
     console.print(table)
 

@@ -142,15 +142,20 @@ class OrchestratedTurns:
             world.say(f"trigger {sensor}: no run — {why}")
             return []
         for i, run in enumerate(tick.runs):
+            # Dagster fails a run whose blocking check failed: the gate refusing is the run doing its work.
+            gated = not run.success and run.gate_passed is False
+            done = run.success or gated
+            detail = "the gate refused the candidate: version and rollout skipped" if gated else run.failure
             # A failed run's steps report no seconds: its time is not counted as Dagster's.
-            own = max(0.0, run.seconds - run.step_seconds) if run.success else 0.0
+            own = max(0.0, run.seconds - run.step_seconds) if done else 0.0
             overhead = own + (tick.seconds if i == 0 else 0.0)
             report.triggers.append(
-                Trigger(step, sensor, run.run_key, run.job, run.run_id, run.success, run.seconds, overhead, run.failure)
+                Trigger(step, sensor, run.run_key, run.job, run.run_id, done, run.seconds, overhead, detail)
             )
+            outcome = "stopped by the gate" if gated else ("succeeded" if run.success else "FAILED")
             world.say(
                 f"trigger {sensor} (run key {run.run_key}) started run {run.run_id[:8]} of job {run.job}: "
-                f"{'succeeded' if run.success else 'FAILED'} in {run.seconds:.1f} s"
+                f"{outcome} in {run.seconds:.1f} s"
             )
         return list(tick.runs)
 
