@@ -105,6 +105,7 @@ def test_help_explains_every_command():
         assert done.returncode == 0 and "Usage" in done.stdout, (args, done.stderr)
 
 
+@pytest.mark.timeout(1000)  # above the demo subprocess's own 900 s, so that limit ends it and its devices
 def test_demo_runs_start_to_finish(tmp_path):
     done = subprocess.run(
         [*QILOOP, "demo", "--n", "80", "--epochs", "1", "--retrain-epochs", "1", "--camera", "8",

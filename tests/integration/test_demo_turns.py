@@ -29,7 +29,7 @@ from qiloop.synth import generate_dataset
 from qiloop.training.config import TrainConfig
 from qiloop.training.gate import GateConfig
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # two trainings and a rollout: minutes under load
 
 TINY = ["model=builtin:synthetic-yolov8n.pt", "epochs=1", "imgsz=320", "batch=8", "nbs=8", "workers=0",
         "export.calibration_images=4", "export.parity_images=4", "augment.flipud=0.0"]  # fmt: skip
