@@ -68,15 +68,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--images", type=int, default=None, help="use only the first N images")
     p.add_argument("--rounds", type=int, default=3, help="passes over all configurations")
     p.add_argument("--threads", default="1,2", help="thread counts, comma-separated")
+    p.add_argument(
+        "--camera-opencv",
+        action="store_true",
+        help="also time ours in a process that has loaded OpenCV (as a camera source does), which then resizes",
+    )
     p.add_argument("--warmup", type=int, default=5, help="untimed images per process before timing")
     return p.parse_args(argv)
 
 
-def configurations(models: edge_models.EdgeModels, threads: list[int]) -> list[dict]:
+def configurations(models: edge_models.EdgeModels, threads: list[int], camera_opencv: bool = False) -> list[dict]:
     out = []
+    ours = ("ours", "ours+cv2") if camera_opencv else ("ours",)
     for n in threads:
         for precision in ("fp32", "int8"):
-            out.append({"impl": "ours", "precision": precision, "threads": n, "model": str(models.package)})
+            for impl in ours:
+                out.append({"impl": impl, "precision": precision, "threads": n, "model": str(models.package)})
             square = models.square_int8 if precision == "int8" else models.square_fp32
             out.append({"impl": "reference", "precision": precision, "threads": n, "model": str(square)})
     return out
@@ -156,6 +163,13 @@ def report_latency(table: dict[tuple, dict], threads: list[int]) -> list[str]:
             f"INT8 vs INT8 {ref8 / ours8:.2f}x ({_ok(ref8 / ours8 >= GOALS['int8'])}); "
             f"ours INT8 vs ours FP32 {ours32 / ours8:.2f}x"
         )
+        if ("ours+cv2", "fp32", n) in table:
+            cv32, cv8 = table[("ours+cv2", "fp32", n)]["median"], table[("ours+cv2", "int8", n)]["median"]
+            lines.append(
+                f"  {n} thread(s), OpenCV loaded (a camera source): FP32 {ref32 / cv32:.2f}x "
+                f"({_ok(ref32 / cv32 >= GOALS['fp32'])}); INT8 vs reference FP32 {ref32 / cv8:.2f}x "
+                f"({_ok(ref32 / cv8 >= GOALS['int8'])})"
+            )
     return lines
 
 
@@ -234,7 +248,7 @@ def main(argv: list[str]) -> None:
     edge_models.jpeg_bytes(images)  # refuse unreadable files before timing anything
     print(f"models ready in {time.perf_counter() - started:.0f} s: {models}")
     print(f"images: {len(images)} {source}; {'trained' if models.trained else 'UNTRAINED seeded'} yolov8n")
-    configs = configurations(models, threads)
+    configs = configurations(models, threads, args.camera_opencv)
     runs = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns) as progress:

@@ -4,7 +4,9 @@ Models trained by ultralytics saw images resized by OpenCV; resizing the same
 way on the device keeps its scores equal to the validated ones without
 shipping OpenCV. OpenCV works in fixed point: weights in 1/2048, a horizontal
 pass, then a vertical pass that drops 4 bits, multiplies keeping the high 16
-bits, and rounds by 2 bits. This module does the same arithmetic in NumPy.
+bits, and rounds by 2 bits. This module does the same arithmetic in NumPy,
+and hands the work to OpenCV itself where the process has already loaded it
+(a camera source, the ``camera`` extra): the same pixels, ten times faster.
 
 Large temporaries are the cost here (fresh multi-megabyte arrays fault their
 pages in on every call), so each thread keeps a small cache of plans holding
@@ -15,6 +17,7 @@ once and dropped, and :func:`forget_plans` gives a thread's plans back.
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
@@ -96,14 +99,39 @@ def forget_plans() -> None:
     _plans.by_size.clear()
 
 
-def resize_bilinear(image: np.ndarray, size: tuple[int, int], out: np.ndarray | None = None) -> np.ndarray:
+def opencv(load: bool = False):
+    """The ``cv2`` module, or None: the one this process already loaded, or with ``load`` imported here.
+
+    ``auto`` never imports OpenCV for resizing alone (it costs a device start-up
+    time and memory); a process whose camera source already loaded it resizes with it.
+    """
+    module = sys.modules.get("cv2")
+    if module is None and load:
+        try:
+            import cv2 as module
+        except ImportError:  # the edge install alone: the NumPy port does the same arithmetic
+            return None
+    return module
+
+
+BACKENDS = ("auto", "numpy", "opencv")
+
+
+def resize_bilinear(
+    image: np.ndarray, size: tuple[int, int], out: np.ndarray | None = None, *, backend: str = "auto"
+) -> np.ndarray:
     """Resize an ``HxWxC`` uint8 array to ``size`` (h, w) like ``cv2.resize(..., INTER_LINEAR)``.
+
+    With ``backend="auto"`` OpenCV itself resizes when this process has already
+    loaded it (a camera source does; about ten times faster than the port, and the
+    very same pixels); otherwise the NumPy port.
 
     Args:
         image: The source pixels.
         size: Target ``(height, width)``.
         out: Where to write the result (``h x w x C`` uint8, may be a view);
             a new array when omitted.
+        backend: ``auto``, ``numpy`` (the port) or ``opencv`` (refused when OpenCV is missing).
 
     Example:
         >>> resize_bilinear(np.full((2, 2, 3), 200, np.uint8), (3, 5)).shape
@@ -116,6 +144,14 @@ def resize_bilinear(image: np.ndarray, size: tuple[int, int], out: np.ndarray | 
         out = np.empty((h, w, image.shape[2]), np.uint8)
     if image.shape[:2] == (h, w):
         np.copyto(out, image)
+        return out
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown resize backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    cv2 = None if backend == "numpy" else opencv(load=backend == "opencv")
+    if backend == "opencv" and cv2 is None:
+        raise ValueError("the opencv resize backend needs OpenCV: pip install 'qiloop[camera]'")
+    if cv2 is not None and image.shape[2] in (1, 3, 4):
+        out[...] = cv2.resize(image, (w, h), interpolation=cv2.INTER_LINEAR).reshape(out.shape)
         return out
     key = (image.shape, (h, w))
     plan = _plans.by_size.get(key)

@@ -36,11 +36,11 @@ def test_odd_shapes_never_hold_more_than_the_byte_budget(monkeypatch):
 
     def work():
         for i in range(6):  # each plan ~0.7 MB: a count bound of 8 alone would keep them all
-            resize.resize_bilinear(np.zeros((200 + i, 300, 3), np.uint8), (32, 48))
+            resize.resize_bilinear(np.zeros((200 + i, 300, 3), np.uint8), (32, 48), backend="numpy")
             count, held = _cached()
             assert held <= 2_000_000 and count <= 2
         big = np.zeros((600, 600, 3), np.uint8)  # its plan alone is over the budget: used, not kept
-        out = resize.resize_bilinear(big, (32, 32))
+        out = resize.resize_bilinear(big, (32, 32), backend="numpy")
         assert out.shape == (32, 32, 3) and _cached()[1] <= 2_000_000
         assert all(key[0] != big.shape for key in resize._plans.by_size)
 
@@ -49,7 +49,7 @@ def test_odd_shapes_never_hold_more_than_the_byte_budget(monkeypatch):
 
 def test_forget_plans_empties_the_calling_threads_cache():
     def work():
-        resize.resize_bilinear(np.zeros((50, 70, 3), np.uint8), (20, 30))
+        resize.resize_bilinear(np.zeros((50, 70, 3), np.uint8), (20, 30), backend="numpy")
         assert _cached()[0] == 1
         resize.forget_plans()
         assert _cached() == (0, 0)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -76,20 +78,22 @@ def test_padding_is_grey_114():
 )
 def test_downscale_is_bit_exact_with_opencv(src, dst):
     rgb = image(*src, seed=3)
-    assert np.array_equal(resize_bilinear(rgb, dst), cv2.resize(rgb, dst[::-1], interpolation=cv2.INTER_LINEAR))
+    assert np.array_equal(
+        resize_bilinear(rgb, dst, backend="numpy"), cv2.resize(rgb, dst[::-1], interpolation=cv2.INTER_LINEAR)
+    )
 
 
 @pytest.mark.parametrize(("src", "dst"), [((31, 17), (200, 111)), ((100, 100), (200, 200)), ((1, 1), (4, 4))])
 def test_upscale_within_one_level_of_opencv(src, dst):
     rgb = image(*src, seed=4)
-    diff = np.abs(resize_bilinear(rgb, dst).astype(int) - cv2.resize(rgb, dst[::-1]).astype(int))
+    diff = np.abs(resize_bilinear(rgb, dst, backend="numpy").astype(int) - cv2.resize(rgb, dst[::-1]).astype(int))
     assert diff.max() <= 1
 
 
 def test_resize_keeps_a_constant_image_constant_and_reuses_plans():
     flat = np.full((300, 450, 3), 77, np.uint8)
     for _ in range(2):
-        assert (resize_bilinear(flat, (299, 448)) == 77).all()
+        assert (resize_bilinear(flat, (299, 448), backend="numpy") == 77).all()
     with pytest.raises(ValueError, match="uint8"):
         resize_bilinear(flat.astype(np.float32), (10, 10))
 
@@ -135,3 +139,32 @@ def test_files_are_read_from_paths(tmp_path):
 def test_unreadable_input_is_rejected(source, fragment):
     with pytest.raises(ImageRejectedError, match=fragment):
         as_rgb_array(source)
+
+
+@pytest.mark.parametrize("backend", ["auto", "opencv"])
+def test_opencv_backend_gives_the_ports_pixels_into_a_view(backend):
+    rgb = image(300, 450, seed=5)
+    canvas = np.full((320, 448, 3), 114, np.uint8)
+    resize_bilinear(rgb, (299, 448), out=canvas[10:309], backend=backend)
+    assert np.array_equal(canvas[10:309], resize_bilinear(rgb, (299, 448), backend="numpy"))
+    assert (canvas[:10] == 114).all() and (canvas[309:] == 114).all()
+
+
+def test_unknown_or_missing_backend_is_refused(monkeypatch):
+
+    rgb = image(30, 40, seed=6)
+    with pytest.raises(ValueError, match="unknown resize backend"):
+        resize_bilinear(rgb, (10, 10), backend="gpu")
+    monkeypatch.setitem(sys.modules, "cv2", None)  # as on an edge install without the camera extra
+    with pytest.raises(ValueError, match="qiloop\\[camera\\]"):
+        resize_bilinear(rgb, (10, 10), backend="opencv")
+    assert resize_bilinear(rgb, (10, 10)).shape == (10, 10, 3)  # auto falls back to the port
+
+
+def test_auto_uses_opencv_only_when_the_process_already_loaded_it():
+    code = (
+        "import sys, numpy as np; from qiloop.edge.runtime.resize import resize_bilinear; "
+        "resize_bilinear(np.zeros((30, 40, 3), np.uint8), (10, 10)); print('cv2' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
