@@ -60,6 +60,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     # in-process runs restore it; tests that call dagster directly do not): give each test the default.
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # An ignored SIGINT is inherited by every child process, which then never sees Ctrl-C.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if Image.open.__module__ != "PIL.Image":
         from qiloop.training.ultralytics_adapter import restore_pil_open
 

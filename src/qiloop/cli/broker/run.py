@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import time
+import signal
+import threading
 from typing import Annotated
 
 import typer
@@ -19,7 +20,7 @@ def run(
         int, typer.Option("--port", min=0, max=65535, help="TCP port (MQTT's own, 1883); 0 picks a free one.")
     ] = 1883,
 ) -> None:
-    """Run an MQTT broker (QoS 0/1/2, retained messages, persistent sessions) until Ctrl-C.
+    """Run an MQTT broker (QoS 0/1/2, retained messages, persistent sessions) until Ctrl-C or SIGTERM.
 
     It listens on 127.0.0.1:1883 unless told otherwise: only this machine reaches it.
     For devices on the network: qiloop broker run --host 0.0.0.0 (and open the port).
@@ -29,6 +30,11 @@ def run(
     from qiloop.broker.addresses import is_loopback
 
     with EmbeddedBroker(host, port) as broker:
+        # Ctrl-C and SIGTERM (systemd, docker stop) both stop it cleanly, also when the process was
+        # started with SIGINT ignored (a background job of a shell), where no KeyboardInterrupt comes.
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
         console.print(
             f"MQTT broker listening on {host}:{broker.port} (Ctrl-C stops it)",
             highlight=False,
@@ -41,8 +47,6 @@ def run(
                           highlight=False, markup=False, soft_wrap=True)  # fmt: skip
         else:
             console.print(f"  devices: --broker {broker.public_url}", highlight=False, markup=False, soft_wrap=True)
-        try:
-            while broker.running:
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            console.print("stopping the broker")
+        while broker.running and not stop.wait(0.5):
+            pass
+        console.print("stopping the broker")
