@@ -125,6 +125,19 @@ def train_args(config: TrainConfig, data_yaml: Path, run_dir: Path, device: str)
     }
 
 
+def use_every_core(_trainer=None) -> int:
+    """Give torch every core this process may use; returns the count.
+
+    ultralytics sets torch to ``cpu_count - 1`` threads for CPU training, one on a
+    2-core machine: measured there, an epoch took 42.9 s on one thread and 28.6 s on two.
+    """
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    torch.set_num_threads(max(1, cores))
+    return cores
+
+
 def train(
     config: TrainConfig,
     data_yaml: str | Path,
@@ -161,6 +174,8 @@ def train(
         ) from exc
     model.add_callback("on_train_epoch_end", tracker.epoch_ended)
     model.add_callback("on_fit_epoch_end", tracker.validated)
+    if device == "cpu":
+        model.add_callback("on_pretrain_routine_end", use_every_core)
     started = time.perf_counter()
     with quiet(on_epoch is not None if quiet_logs is None else quiet_logs):
         model.train(**train_args(config, Path(data_yaml).resolve(), run_dir, device))

@@ -29,3 +29,20 @@ def test_importing_training_loads_no_framework():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"importing the training modules loaded {out}"
+
+
+def test_cpu_training_gets_every_core_this_process_may_use():
+    import os
+
+    import pytest
+
+    torch = pytest.importorskip("torch")
+    from qiloop.training.ultralytics_adapter import use_every_core
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # what ultralytics leaves on a 2-core machine (cpu_count - 1)
+        cores = use_every_core()
+        assert cores == len(os.sched_getaffinity(0)) and torch.get_num_threads() == cores
+    finally:
+        torch.set_num_threads(before)
