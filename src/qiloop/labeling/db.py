@@ -5,27 +5,26 @@ Opening a database migrates its schema to the newest revision (Alembic, see
 
 On SQLite every transaction starts with ``BEGIN IMMEDIATE``: the one write lock
 is taken up front, so two processes handing out tasks queue up instead of both
-reading the same free slot (or failing halfway with "database is locked"). On
-PostgreSQL the task queue locks rows with ``FOR UPDATE SKIP LOCKED`` instead.
+reading the same free slot (or failing halfway with "database is locked"); the engine
+comes from :mod:`qiloop.sqlengine`. On PostgreSQL the task queue locks rows with ``FOR UPDATE SKIP LOCKED`` instead.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
 
-from sqlalchemy import DateTime, create_engine, event, text
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy import DateTime, create_engine, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from qiloop.core.errors import ConfigurationError, MissingDependencyError, StoreError
+from qiloop.core.errors import StoreError
 from qiloop.settings import Settings
+from qiloop.sqlengine import parse_url, sqlite_engine, with_driver
 
 # The largest id a row can have on every backend (the primary keys are INTEGER: 32-bit on PostgreSQL).
 MAX_ROW_ID = 2**31 - 1
@@ -92,16 +91,13 @@ class Database:
             ConfigurationError: The URL is not a database URL SQLAlchemy knows.
             StoreError: The database cannot be reached or written.
         """
-        try:
-            parsed = make_url(url)
-        except ArgumentError as exc:
-            raise ConfigurationError(
-                f"labeling_db_url {url!r} is not a database URL", hint="use sqlite:///path or postgresql://user@host/db"
-            ) from exc
+        parsed = parse_url(url, "labeling_db_url")
         if parsed.get_backend_name() == "sqlite":
-            engine = _sqlite_engine(parsed)
+            engine = sqlite_engine(
+                parsed, name="the labelling database", variable="QILOOP_LABELING_DB_URL", foreign_keys=True
+            )
         else:
-            engine = create_engine(_with_driver(parsed), pool_pre_ping=True)
+            engine = create_engine(with_driver(parsed, "label"), pool_pre_ping=True)
         database = cls(engine)
         if create:
             database.create_schema()
@@ -156,42 +152,6 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
-
-
-def _sqlite_engine(url) -> Engine:
-    if url.database and url.database != ":memory:":
-        folder = Path(url.database).expanduser().parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot create the folder {folder} for the labelling database: {exc}",
-                hint="set QILOOP_HOME or QILOOP_LABELING_DB_URL to a writable place",
-            ) from exc
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection, _record) -> None:
-        dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event below issues BEGIN itself
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
-def _with_driver(url):
-    """``postgresql://`` with a driver that is installed: psycopg 3 if present, else psycopg2 (in the label extra)."""
-    if url.drivername != "postgresql" or importlib.util.find_spec("psycopg") is not None:
-        return url
-    if importlib.util.find_spec("psycopg2") is None:
-        raise MissingDependencyError("psycopg2-binary", "label")
-    return url.set(drivername="postgresql+psycopg2")
 
 
 def _unreachable(engine: Engine, exc: OperationalError) -> StoreError:

@@ -1,27 +1,27 @@
 """Opening the fleet registry's database (SQLite or PostgreSQL) and running transactions on it.
 
-On SQLite every write transaction starts with ``BEGIN IMMEDIATE``: the one write lock is
-taken up front, so two processes allocating a sequence queue up instead of reading the
-same last number; reads start a plain (deferred) transaction and never wait for writers
-(WAL). On PostgreSQL each statement that must not race is written so the database
-serialises it (an upsert that locks the row, see :mod:`qiloop.fleet.registry.deployments`).
+On SQLite (the engine comes from :mod:`qiloop.sqlengine`) every write transaction starts
+with ``BEGIN IMMEDIATE``: the one write lock is taken up front, so two processes allocating
+a sequence queue up instead of reading the same last number; reads start a plain (deferred)
+transaction and never wait for writers (WAL). On PostgreSQL each statement that must not
+race is written so the database serialises it (an upsert that locks the row, see
+:mod:`qiloop.fleet.registry.deployments`).
 """
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import URL, Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy import create_engine
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
-from qiloop.core.errors import ConfigurationError, MissingDependencyError, StoreError
+from qiloop.core.errors import ConfigurationError, StoreError
+from qiloop.sqlengine import READ_ONLY, parse_url, sqlite_engine, with_driver
 
-READ = "qiloop_read"  # the execution option that marks a read-only connection
 HINT = "check QILOOP_FLEET_DB_URL, that the server is running and the folder is writable"
 
 
@@ -38,21 +38,16 @@ def open_engine(url: str) -> Engine:
         MissingDependencyError: No PostgreSQL driver is installed.
         StoreError: The SQLite file's folder cannot be created.
     """
-    try:
-        parsed = make_url(url)
-    except ArgumentError as exc:
-        raise ConfigurationError(
-            f"fleet_db_url {url!r} is not a database URL", hint="use sqlite:///path or postgresql://user@host/db"
-        ) from exc
+    parsed = parse_url(url, "fleet_db_url")
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(parsed)
+        return sqlite_engine(parsed, name="the fleet database", variable="QILOOP_FLEET_DB_URL")
     if backend != "postgresql":
         raise ConfigurationError(
             f"the fleet registry runs on SQLite or PostgreSQL, not {backend!r}",
             hint="set QILOOP_FLEET_DB_URL to sqlite:///path or postgresql://user@host/db",
         )
-    return create_engine(_with_driver(parsed), pool_pre_ping=True)
+    return create_engine(with_driver(parsed, "fleet"), pool_pre_ping=True)
 
 
 @contextmanager
@@ -74,7 +69,7 @@ def reading(engine: Engine) -> Iterator[Connection]:
     """One read-only transaction (SQLite: deferred, so it never waits for a writer)."""
     try:
         with engine.connect() as connection:
-            connection.execution_options(**{READ: True})
+            connection.execution_options(**{READ_ONLY: True})
             with connection.begin():
                 yield connection
     except DBAPIError as exc:
@@ -127,39 +122,3 @@ def _insert_new(dialect: str, table):
     from sqlalchemy.dialects import postgresql, sqlite
 
     return (postgresql if dialect == "postgresql" else sqlite).insert(table).on_conflict_do_nothing()
-
-
-def _sqlite_engine(url) -> Engine:
-    if url.database and url.database != ":memory:":
-        folder = Path(url.database).expanduser().parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot create the folder {folder} for the fleet database: {exc}",
-                hint="set QILOOP_HOME or QILOOP_FLEET_DB_URL to a writable place",
-            ) from exc
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection, _record) -> None:
-        dbapi_connection.isolation_level = None  # the "begin" listener below issues BEGIN itself
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection) -> None:
-        read = connection.get_execution_options().get(READ, False)
-        connection.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
-
-    return engine
-
-
-def _with_driver(url):
-    """``postgresql://`` with a driver that is installed: psycopg 3 if present, else psycopg2 (fleet extra)."""
-    if url.drivername != "postgresql" or importlib.util.find_spec("psycopg") is not None:
-        return url
-    if importlib.util.find_spec("psycopg2") is None:
-        raise MissingDependencyError("psycopg2-binary", "fleet")
-    return url.set(drivername="postgresql+psycopg2")
