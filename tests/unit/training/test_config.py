@@ -111,7 +111,9 @@ def test_malformed_overrides_are_refused(bad):
 
 def test_profiles():
     quick, default = TrainConfig.profile("quick"), TrainConfig.profile("default")
-    assert default == TrainConfig()
+    # The default profile is the real-photo recipe, not the bare field defaults.
+    assert (default.batch, default.nbs, default.cos_lr, default.augment.flipud) == (8, 8, True, 0.5)
+    assert default.model == quick.model == "builtin:synthetic-yolov8n.pt"
     assert quick.epochs < default.epochs and quick.imgsz < default.imgsz
     with pytest.raises(ConfigurationError, match="unknown training profile") as info:
         TrainConfig.profile("fast")
