@@ -36,6 +36,18 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 FleetDbOption = Annotated[
     Path | None, typer.Option("--db", help="The fleet database (default <home>/fleet.db).", show_default=False)
 ]
+YesOption = Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")]
+ListenHostOption = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+ListenPortOption = Annotated[int, typer.Option("--port", help="TCP port to listen on.", min=0, max=65535)]
+LabelFormatOption = Annotated[
+    str | None,
+    typer.Option(
+        "--format", help="labels-csv, groundtruth, coco or yolo (default: from the file).", show_default=False
+    ),
+]
+PrefixOption = Annotated[str, typer.Option("--prefix", help="Reference prefix replaced by --images-root.")]
+# The default of --prefix: labelstore.formats.labels_csv.REFERENCE_PREFIX, written out so ``--help`` imports no store.
+REFERENCE_PREFIX = "s3://${bucket}/pipeline/assets/"
 
 
 def settings_for(home: Path | None, *, must_exist: bool = False) -> Settings:

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from qiloop.cli.common import HomeOption, console, err_console, settings_for
+from qiloop.cli.common import HomeOption, ListenHostOption, ListenPortOption, console, err_console, settings_for
 
 
 def serve(
@@ -23,8 +23,8 @@ def serve(
             help="A model package folder, or a registry reference: NAME@production (default alias), NAME/3.",
         ),
     ],
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="TCP port to listen on.", min=0, max=65535)] = 8000,
+    host: ListenHostOption = "127.0.0.1",
+    port: ListenPortOption = 8000,
     workers_threads: Annotated[
         int | None,
         typer.Option(

@@ -88,6 +88,9 @@ def test_a_device_that_asks_to_join_is_listed_and_admitted_by_its_key_id(home, t
     assert main(["fleet", "keys", "--pending", "--home", str(home), "--json"]) == 0
     (waiting,) = _json(capsys)
     assert (waiting["device_id"], waiting["key_id"], waiting["public_key"]) == ("cam-3", signer.key_id, public)
+    assert main(["fleet", "keys", "--pending", "--home", str(home)]) == 0
+    table = capsys.readouterr().out
+    assert "last hello" in table and "cam-3" in table and signer.key_id in table
     wrong = ["fleet", "add-key", "--device", "cam-3", "--pending", "--key-id", "0" * 16, "--home", str(home)]
     assert main(wrong) == 2
     assert signer.key_id in capsys.readouterr().err
@@ -98,3 +101,5 @@ def test_a_device_that_asks_to_join_is_listed_and_admitted_by_its_key_id(home, t
     assert [d.device_id for d in controller.db.devices("line-1")] == ["cam-3"]
     assert controller.db.pending_devices() == []
     controller.db.close()
+    assert main(["fleet", "keys", "--pending", "--home", str(home)]) == 0
+    assert "no device is waiting to join" in capsys.readouterr().out

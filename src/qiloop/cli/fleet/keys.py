@@ -10,6 +10,15 @@ import typer
 from qiloop.cli.common import HomeOption, JsonOption, console, print_json
 from qiloop.cli.fleet._shared import fleet_db
 
+# (JSON field, table header) of each column.
+KEY_COLUMNS = (("device_id", "device"), ("key_id", "key id"), ("source", "source"), ("added_at", "added"))
+PENDING_COLUMNS = (
+    ("device_id", "device"),
+    ("key_id", "key id"),
+    ("public_key", "public key"),
+    ("seen_at", "last hello"),
+)
+
 
 def keys(
     pending: Annotated[
@@ -19,32 +28,26 @@ def keys(
     json_out: JsonOption = False,
 ) -> None:
     """List the registered device keys: device, key id, how it came (token or admin), when."""
-    from rich.table import Table
-
     if pending:
-        _show_pending(fleet_db(home).pending_devices(), json_out)
+        rows = [(p.device_id, p.key_id, p.public_key, _when(p.seen_at)) for p in fleet_db(home).pending_devices()]
+        _show(rows, PENDING_COLUMNS, "no device is waiting to join", json_out)
         return
-    found = fleet_db(home).device_keys()
-    rows = [(k.device_id, k.key_id, k.source, datetime.fromtimestamp(k.added_at, timezone.utc).isoformat(
-        timespec="seconds")) for k in found]  # fmt: skip
-    if json_out:
-        print_json([dict(zip(("device_id", "key_id", "source", "added_at"), r, strict=True)) for r in rows])
-        return
-    table = Table("device", "key id", "source", "added")
-    for row in rows:
-        table.add_row(*row)
-    console.print(table if rows else "no device keys registered (qiloop fleet enroll-token or add-key)")
+    rows = [(k.device_id, k.key_id, k.source, _when(k.added_at)) for k in fleet_db(home).device_keys()]
+    _show(rows, KEY_COLUMNS, "no device keys registered (qiloop fleet enroll-token or add-key)", json_out)
 
 
-def _show_pending(found, json_out: bool) -> None:
+def _when(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
+
+
+def _show(rows: list[tuple], columns: tuple[tuple[str, str], ...], empty: str, json_out: bool) -> None:
+    """``rows`` as JSON objects keyed by the columns' fields, or as a table under their headers (``empty`` if none)."""
     from rich.table import Table
 
-    rows = [(p.device_id, p.key_id, p.public_key, datetime.fromtimestamp(p.seen_at, timezone.utc).isoformat(
-        timespec="seconds")) for p in found]  # fmt: skip
     if json_out:
-        print_json([dict(zip(("device_id", "key_id", "public_key", "seen_at"), r, strict=True)) for r in rows])
+        print_json([dict(zip((field for field, _ in columns), row, strict=True)) for row in rows])
         return
-    table = Table("device", "key id", "public key", "last hello")
+    table = Table(*(header for _, header in columns))
     for row in rows:
         table.add_row(*row)
-    console.print(table if rows else "no device is waiting to join")
+    console.print(table if rows else empty)

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qiloop.cli.common import HomeOption, JsonOption, console, open_database, print_json
+from qiloop.cli.common import HomeOption, JsonOption, YesOption, console, open_database, print_json
 
 app = typer.Typer(help="The labelling database's schema: revision, upgrade, history.", no_args_is_help=True)
 
@@ -64,7 +64,7 @@ def upgrade(
 @app.command("downgrade")
 def downgrade(
     revision: RevisionArg,
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    yes: YesOption = False,
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:

@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from qiloop.cli.common import HomeOption, JsonOption, console, open_database, print_json
+from qiloop.cli.common import (
+    REFERENCE_PREFIX,
+    HomeOption,
+    JsonOption,
+    LabelFormatOption,
+    PrefixOption,
+    console,
+    open_database,
+    print_json,
+)
 
 app = typer.Typer(help="Gold images: known boxes, hidden among tasks, that measure each worker.", no_args_is_help=True)
 
@@ -29,12 +38,8 @@ def add(
         Path | None,
         typer.Option("--images-root", help="Folder the file's image references map onto.", show_default=False),
     ] = None,
-    prefix: Annotated[
-        str, typer.Option("--prefix", help="Reference prefix replaced by --images-root.")
-    ] = "s3://${bucket}/pipeline/assets/",
-    fmt: Annotated[
-        str | None, typer.Option("--format", help="labels-csv, groundtruth, coco or yolo (default: from the file).")
-    ] = None,
+    prefix: PrefixOption = REFERENCE_PREFIX,
+    fmt: LabelFormatOption = None,
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:

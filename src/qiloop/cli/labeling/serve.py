@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
 from rich.text import Text
 
-from qiloop.cli.common import HomeOption, console, settings_for
+from qiloop.cli.common import HomeOption, ListenHostOption, ListenPortOption, console, settings_for
 
 
 def serve(
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="TCP port to listen on.", min=0, max=65535)] = 8080,
+    host: ListenHostOption = "127.0.0.1",
+    port: ListenPortOption = 8080,
     home: HomeOption = None,
 ) -> None:
     """Serve the labelling web UI and API (uvicorn).

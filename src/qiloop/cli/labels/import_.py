@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from qiloop.cli.common import HomeOption, JsonOption, console, err_console, print_json, settings_for, user_file
+from qiloop.cli.common import (
+    REFERENCE_PREFIX,
+    HomeOption,
+    JsonOption,
+    LabelFormatOption,
+    PrefixOption,
+    console,
+    err_console,
+    print_json,
+    settings_for,
+    user_file,
+)
 
 
 def import_(
@@ -17,15 +28,8 @@ def import_(
         Path | None,
         typer.Option("--images-root", help="Folder the image references map onto.", show_default=False),
     ] = None,
-    fmt: Annotated[
-        str | None,
-        typer.Option(
-            "--format", help="labels-csv, groundtruth, coco or yolo (default: from the file).", show_default=False
-        ),
-    ] = None,
-    prefix: Annotated[
-        str, typer.Option("--prefix", help="Reference prefix replaced by --images-root.")
-    ] = "s3://${bucket}/pipeline/assets/",
+    fmt: LabelFormatOption = None,
+    prefix: PrefixOption = REFERENCE_PREFIX,
     source: Annotated[str, typer.Option("--source", help="Image-store source for newly seen images.")] = "import",
     home: HomeOption = None,
     json_out: JsonOption = False,

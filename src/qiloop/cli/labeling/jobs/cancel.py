@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from qiloop.cli.common import HomeOption, JsonOption
+from qiloop.cli.common import HomeOption, JsonOption, YesOption
 from qiloop.cli.labeling.jobs._shared import JobName, change_job, print_change
 
 
 def cancel(
     name: JobName,
-    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    yes: YesOption = False,
     home: HomeOption = None,
     json_out: JsonOption = False,
 ) -> None:
