@@ -62,6 +62,7 @@ class OnnxDetector:
         providers: Sequence[str] | None = None,
         optimized_dir: str | Path | None = None,
         draft_decode: bool = False,
+        spin: bool = False,
     ) -> OnnxDetector:
         """Load a verified package and return a detector that has passed a test inference.
 
@@ -75,6 +76,9 @@ class OnnxDetector:
                 machine, is kept, so later starts skip the optimisation (see
                 :func:`~qiloop.edge.runtime.session.build_session`).
             draft_decode: See the class.
+            spin: Let idle ONNX Runtime threads spin-wait for work; worth it only when
+                this process has its cores to itself (see
+                :func:`~qiloop.edge.runtime.session.build_session`).
 
         Raises:
             NotFoundError: Not a package, or it lacks the requested model file.
@@ -93,7 +97,12 @@ class OnnxDetector:
             )
         sha256 = manifest.files[model_file].sha256
         session = build_session(
-            folder / model_file, threads=threads, providers=providers, optimized_dir=optimized_dir, sha256=sha256
+            folder / model_file,
+            threads=threads,
+            providers=providers,
+            optimized_dir=optimized_dir,
+            sha256=sha256,
+            spin=spin,
         )
         detector = cls(session, manifest, model_file=model_file, draft_decode=draft_decode)
         detector.check()

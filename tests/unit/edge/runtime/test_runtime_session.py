@@ -85,3 +85,11 @@ def test_an_unwritable_cache_folder_only_costs_the_cache(tiny_package, tmp_path)
     blocker.write_text("a file where the folder should be")
     detector = OnnxDetector.from_package(tiny_package, threads=1, optimized_dir=blocker / "optimised")
     assert detector.ready and blocker.is_file()
+
+
+@pytest.mark.parametrize(("spin", "expected"), [(False, "0"), (True, "1")])
+def test_worker_threads_spin_only_when_asked(tiny_package, spin, expected):
+    detector = OnnxDetector.from_package(tiny_package, threads=2, spin=spin)
+    options = detector.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == expected
+    assert options.intra_op_num_threads == 2
