@@ -16,43 +16,25 @@ pytest.importorskip("ultralytics", reason="needs qiloop[train]")
 pytest.importorskip("mlflow", reason="needs qiloop[registry]")
 pytest.importorskip("fastapi", reason="needs qiloop[label]")
 
-from qiloop.core.deployments import RolloutPolicy
-from qiloop.labeling.db import Database
-from qiloop.labelstore import LabelStore
-from qiloop.labelstore.formats import labels_csv
-from qiloop.labelstore.importer import import_parsed
-from qiloop.registry import ModelRegistry
-from qiloop.settings import Settings
+from demo_helpers import ANY_MODEL, QUICK_ROLLOUT, TINY, demo_home
 from qiloop.sim.devices import SimulatedLine
-from qiloop.sim.turn import TurnPlan, World
+from qiloop.sim.turn import TurnPlan
 from qiloop.sim.turn_orchestrated import OrchestratedTurns
-from qiloop.storage import ImageStore
-from qiloop.synth import generate_dataset
-from qiloop.training.gate import GateConfig
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # two trainings and a rollout: minutes under load
 
-TINY = ["model=builtin:synthetic-yolov8n.pt", "epochs=1", "imgsz=320", "batch=8", "nbs=8", "workers=0",
-        "export.calibration_images=4", "export.parity_images=4", "augment.flipud=0.0"]  # fmt: skip
-
 
 def test_the_second_turn_is_started_by_the_feedback_and_label_count_triggers(tmp_path):
-    settings = Settings(home=tmp_path / "home")
-    data = generate_dataset(tmp_path / "data", 40, seed=3, unlabeled=8)
-    generate_dataset(tmp_path / "camera", 48, seed=1003)
-    shots = sorted((tmp_path / "camera" / "images").rglob("*.jpg"))
-    images, labels = ImageStore.from_settings(settings), LabelStore.from_settings(settings)
-    images.ingest([tmp_path / "data" / "images"], source="camera:test")
-    import_parsed(labels_csv.read(data.labels_csv), images, labels, images_root=tmp_path / "data")
-    registry, db = ModelRegistry.from_settings(settings), Database.from_settings(settings)
-    gate = GateConfig(min_map50=0.0, min_precision=0.0, min_recall=0.0)  # pending: the promotion rule approves
-    policy = RolloutPolicy(canary=1, soak_s=1, health_timeout_s=120)
-    common = dict(profile="quick", overrides=TINY, gate=gate, policy=policy)
+    home = demo_home(tmp_path)
+    settings, images, db, shots = home.settings, home.images, home.db, home.shots
+    common = dict(profile="quick", overrides=TINY, gate=ANY_MODEL, policy=QUICK_ROLLOUT)
     said: list[str] = []
 
     with SimulatedLine.start(settings, root=tmp_path / "line") as line:
-        world = World(settings, images, labels, registry, db, line, say=said.append)
-        turns = OrchestratedTurns.for_line(settings, line, policy=policy, retrain_after_labels=1, log_level="ERROR")
+        world = home.world(line, say=said.append)
+        turns = OrchestratedTurns.for_line(
+            settings, line, policy=QUICK_ROLLOUT, retrain_after_labels=1, log_level="ERROR"
+        )
         one = turns(world, TurnPlan.resolve(1, "unlabeled", camera=shots[:24], **common))
         assert [(t.step, t.sensor, t.job) for t in one.triggers] == [
             ("label", "labels_wanted", "open_labeling_job"),

@@ -15,45 +15,23 @@ pytest.importorskip("ultralytics", reason="needs qiloop[train]")
 pytest.importorskip("mlflow", reason="needs qiloop[registry]")
 pytest.importorskip("fastapi", reason="needs qiloop[label]")
 
-from qiloop.core.deployments import RolloutPolicy
-from qiloop.labeling.db import Database
-from qiloop.labelstore import LabelStore
-from qiloop.labelstore.formats import labels_csv
-from qiloop.labelstore.importer import import_parsed
-from qiloop.registry import ModelRegistry
-from qiloop.settings import Settings
+from demo_helpers import ANY_MODEL, QUICK_ROLLOUT, TINY, demo_home
 from qiloop.sim.devices import SimulatedLine
-from qiloop.sim.turn import TurnPlan, World, run_turn
-from qiloop.storage import ImageStore
-from qiloop.synth import generate_dataset
+from qiloop.sim.turn import TurnPlan, run_turn
 from qiloop.training.config import TrainConfig
-from qiloop.training.gate import GateConfig
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # two trainings and a rollout: minutes under load
 
-TINY = ["model=builtin:synthetic-yolov8n.pt", "epochs=1", "imgsz=320", "batch=8", "nbs=8", "workers=0",
-        "export.calibration_images=4", "export.parity_images=4", "augment.flipud=0.0"]  # fmt: skip
-
 
 def test_two_turns_label_train_gate_deploy_and_retrain_from_the_feedback(tmp_path):
-    settings = Settings(home=tmp_path / "home")
-    data = generate_dataset(tmp_path / "data", 40, seed=3, unlabeled=8)
-    camera = generate_dataset(tmp_path / "camera", 48, seed=1003)
-    shots = sorted((tmp_path / "camera" / "images").rglob("*.jpg"))
-    assert camera.images == len(shots) == 48
-    images, labels = ImageStore.from_settings(settings), LabelStore.from_settings(settings)
-    images.ingest([tmp_path / "data" / "images"], source="camera:test")
-    import_parsed(labels_csv.read(data.labels_csv), images, labels, images_root=tmp_path / "data")
-    registry = ModelRegistry.from_settings(settings)
-    db = Database.from_settings(settings)
+    home = demo_home(tmp_path)
+    images, db, shots = home.images, home.db, home.shots
     config = TrainConfig.resolve(profile="quick", overrides=TINY)
-    gate = GateConfig(min_map50=0.0, min_precision=0.0, min_recall=0.0)  # pending: the promotion rule approves
-    policy = RolloutPolicy(canary=1, soak_s=1, health_timeout_s=120)
     said: list[str] = []
 
-    with SimulatedLine.start(settings, root=tmp_path / "line") as line:
-        world = World(settings, images, labels, registry, db, line, say=said.append)
-        one = run_turn(world, TurnPlan(1, "unlabeled", config, gate, shots[:24], policy=policy))
+    with SimulatedLine.start(home.settings, root=tmp_path / "line") as line:
+        world = home.world(line, say=said.append)
+        one = run_turn(world, TurnPlan(1, "unlabeled", config, ANY_MODEL, shots[:24], policy=QUICK_ROLLOUT))
 
         assert one.opened.images == 8 and one.opened.prelabel_source is None  # nothing in production yet
         assert one.labelled.approved == 8 and len(one.labelled.records) == 8
@@ -66,10 +44,9 @@ def test_two_turns_label_train_gate_deploy_and_retrain_from_the_feedback(tmp_pat
         assert one.collected.feedback_waiting == one.collected.feedback
         feedback = {e.image_sha256 for e in images.feedback.list()}
 
-        two = run_turn(
-            world,
-            TurnPlan(2, "feedback", config, gate, shots[24:], start_from=one.candidate.weights, seed=1, policy=policy),
-        )
+        plan = TurnPlan(2, "feedback", config, ANY_MODEL, shots[24:], start_from=one.candidate.weights, seed=1,
+                        policy=QUICK_ROLLOUT)  # fmt: skip
+        two = run_turn(world, plan)
 
     db.dispose()
     assert two.opened.source == "feedback" and two.opened.images == one.collected.feedback
