@@ -7,7 +7,6 @@ downloader follows. The device still checks size and sha256 while it streams.
 
 from __future__ import annotations
 
-import logging
 import time
 import urllib.error
 import urllib.request
@@ -20,7 +19,6 @@ from qiloop.edge.agent.download import fetch
 from qiloop.fleet.component_store import ComponentStore
 from qiloop.fleet.download_tokens import DownloadTokens
 from qiloop.fleet.file_server import FileServer
-from require_helpers import require_import
 
 pytestmark = pytest.mark.s3
 
@@ -33,23 +31,10 @@ def file_url(base: str, sha256: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def endpoint():
-    server_module = require_import("s3", "moto.server", "the S3 tests need moto[server] (the dev extra)")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        env.delenv("AWS_PROFILE", raising=False)
-        server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        url = f"http://{host}:{port}"
-        import s3fs
-
-        s3fs.S3FileSystem(client_kwargs={"endpoint_url": url}).mkdir(BUCKET)
-        yield url
-        server.stop()
+def endpoint(s3_server) -> str:
+    """The S3 server's URL (see conftest), with the bucket made."""
+    s3_server.bucket(BUCKET)
+    return s3_server.url
 
 
 @pytest.fixture

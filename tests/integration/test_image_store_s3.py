@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import logging
 import multiprocessing
 
 import numpy as np
@@ -14,7 +13,6 @@ from PIL import Image
 from qiloop.core.errors import StoreError
 from qiloop.settings import Settings
 from qiloop.storage.image_store import ImageStore
-from require_helpers import require_import
 
 pytestmark = pytest.mark.s3
 
@@ -29,24 +27,10 @@ def jpeg(seed: int, size: tuple[int, int] = (40, 30)) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def endpoint():
-    """moto's standalone S3 server on a free loopback port, with dummy credentials in the environment."""
-    server_module = require_import("s3", "moto.server", "the S3 tests need moto[server] (the dev extra)")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        env.delenv("AWS_PROFILE", raising=False)
-        server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        url = f"http://{host}:{port}"
-        import s3fs
-
-        s3fs.S3FileSystem(client_kwargs={"endpoint_url": url}).mkdir(BUCKET)
-        yield url
-        server.stop()
+def endpoint(s3_server) -> str:
+    """The S3 server's URL (see conftest), with the bucket made."""
+    s3_server.bucket(BUCKET)
+    return s3_server.url
 
 
 @pytest.fixture

@@ -1,65 +1,26 @@
-"""The label store on S3 (moto's server on loopback): the same table, the same answers.
-
-The S3 server runs in its own process: delta-rs holds the GIL in some calls
-(reading the commit history), so a server thread inside the test process would
-never get to answer them.
-"""
+"""The label store on S3 (moto's server on loopback, see conftest): the same table, the same answers."""
 
 from __future__ import annotations
 
 import hashlib
 import multiprocessing
-import socket
-import subprocess
-import sys
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from qiloop.core.records import Box, LabelRecord, LabelStatus
 from qiloop.labelstore import LabelStore
-from require_helpers import require_import
-
-boto3 = require_import("s3", "boto3", "the S3 tests need boto3 (the dev extra)")
-require_import("s3", "moto.server", "the S3 tests need moto[server] (the dev extra)")
 
 pytestmark = pytest.mark.s3
 
-SERVER = (
-    "from moto.server import ThreadedMotoServer as S; import time; "
-    "S(ip_address='127.0.0.1', port={port}).start(); time.sleep(3600)"
-)
 CREDENTIALS = {"key": "testing", "secret": "testing", "region": "us-east-1"}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def endpoint():
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", SERVER.format(port=port)], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                pytest.fail("the moto S3 server did not start")
-            time.sleep(0.1)
-    url = f"http://127.0.0.1:{port}"
-    boto3.client(
-        "s3", endpoint_url=url, aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-    ).create_bucket(Bucket="qiloop")
-    yield url
-    server.kill()
-    server.wait(timeout=10)
+def endpoint(s3_server) -> str:
+    """The S3 server's URL (see conftest), with the bucket made."""
+    s3_server.bucket("qiloop")
+    return s3_server.url
 
 
 def s3_store(endpoint: str, name: str) -> LabelStore:
