@@ -165,7 +165,11 @@ def _registry(settings: Settings, state: LoopState, labels, model_name: str | No
         return
     last = trained[-1]
     state.last_trained = last.ref
-    state.labels_since_training = len(_approved_ids(labels) - _approved_ids(labels, last.label_store_version))
+    try:
+        trained_on = _approved_ids(labels, last.label_store_version)
+    except NotFoundError:  # trained on another label store (as the console counts it): every approved label is new
+        trained_on = set()
+    state.labels_since_training = len(_approved_ids(labels) - trained_on)
 
 
 def _approved_ids(labels, version: int | None = None) -> set[str]:

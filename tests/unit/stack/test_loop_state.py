@@ -62,7 +62,10 @@ def test_images_labels_and_jobs_are_counted(tmp_path):
 
 
 @pytest.mark.slow
-def test_labels_since_the_last_training_production_and_devices(tmp_path, tiny_package):
+@pytest.mark.parametrize(
+    ("other_store", "since"), [(False, 3), (True, 5)], ids=["trained-here", "trained-on-another-label-store"]
+)
+def test_labels_since_the_last_training_production_and_devices(tmp_path, tiny_package, other_store, since):
     pytest.importorskip("mlflow", reason="the registry needs the registry extra")
     from qiloop.fleet.registry_db import DeviceHello, FleetDB
     from qiloop.labelstore import LabelStore
@@ -79,7 +82,8 @@ def test_labels_since_the_last_training_production_and_devices(tmp_path, tiny_pa
     package = shutil.copytree(tiny_package, tmp_path / "package")
     fields = json.loads((package / "manifest.json").read_text())
     fields.pop("files")
-    fields.update(name="scratch-detector", label_store_version=trained_on)
+    # A label-store version this store never had: every approved label is new to that model.
+    fields.update(name="scratch-detector", label_store_version=99 if other_store else trained_on)
     write_manifest(package, **fields)
     read_manifest(package)
     registry = ModelRegistry.from_settings(settings)
@@ -94,7 +98,7 @@ def test_labels_since_the_last_training_production_and_devices(tmp_path, tiny_pa
     state = loop_state(settings)
     assert state.approved_labels == 5
     assert state.last_trained == version.ref
-    assert state.labels_since_training == 3
+    assert state.labels_since_training == since
     assert state.production == version.ref
     assert [(d.device_id, d.groups, d.running) for d in state.devices] == [("cam-1", ["line-1"], {"model": "1"})]
     assert state.unavailable == {}
