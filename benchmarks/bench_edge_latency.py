@@ -122,11 +122,16 @@ def summarise(runs: list[dict]) -> dict[tuple, dict]:
     for run in runs:
         key = (run["impl"], run["precision"], run["threads"])
         row = table.setdefault(
-            key, {"ms": [], "cpu_ms": [], "forward_ms": [], "round_medians": [], "boxes": [], "loads": []}
-        )
+            key,
+            {"ms": [], "cpu_ms": [], "forward_ms": [], "in_loop_ms": [], "outside_ms": [], "round_medians": [],
+             "boxes": [], "loads": []},
+        )  # fmt: skip
         row["ms"] += run["ms"]
         row["cpu_ms"] += run["cpu_ms"]
         row["forward_ms"] += run.get("forward_ms", [])
+        in_loop = run.get("in_loop_forward_ms", [])
+        row["in_loop_ms"] += in_loop
+        row["outside_ms"] += [total - forward for total, forward in zip(run["ms"], in_loop, strict=False)]
         row["round_medians"].append(statistics.median(run["ms"]))
         row["boxes"] += run["boxes"]
         row["loads"].append(run["load"])
@@ -134,22 +139,30 @@ def summarise(runs: list[dict]) -> dict[tuple, dict]:
         row["median"], row["p95"] = statistics.median(row["ms"]), pct(row["ms"], 0.95)
         row["cpu_median"] = statistics.median(row["cpu_ms"])
         row["forward_median"] = statistics.median(row["forward_ms"]) if row["forward_ms"] else None
+        row["in_loop_median"] = statistics.median(row["in_loop_ms"]) if row["in_loop_ms"] else None
+        row["outside_median"] = statistics.median(row["outside_ms"]) if row["outside_ms"] else None
     return table
 
 
 def report_latency(table: dict[tuple, dict], threads: list[int]) -> list[str]:
     lines = [
-        f"{'config':<22}{'median ms':>10}{'p95 ms':>9}{'CPU ms':>8}{'rounds (median ms)':>30}{'boxes/img':>10}"
-        f"{'load':>12}"
+        f"{'config':<22}{'median ms':>10}{'p95 ms':>9}{'CPU ms':>8}{'forward':>9}{'outside':>9}"
+        f"{'rounds (median ms)':>30}{'boxes/img':>10}{'load':>12}"
     ]
     for (impl, precision, n), row in table.items():
         rounds = " ".join(f"{m:.1f}" for m in row["round_medians"])
         loads = f"{min(row['loads']):.2f}-{max(row['loads']):.2f}"
+        forward, outside = (f"{v:>9.1f}" if v is not None else f"{'-':>9}" for v in
+                            (row["in_loop_median"], row["outside_median"]))  # fmt: skip
         lines.append(
             f"{impl + ' ' + precision + f' {n}t':<22}{row['median']:>10.1f}{row['p95']:>9.1f}{row['cpu_median']:>8.1f}"
-            f"{rounds:>30}"
+            f"{forward}{outside}{rounds:>30}"
             f"{statistics.mean(row['boxes']):>10.2f}{loads:>12}"
         )
+    lines.append(
+        "forward: ONNX Runtime's session.run within each timed image; outside: the rest of that image's time "
+        "(decode, letterbox, post-processing); medians over images"
+    )
     lines.append(
         f"speed-up (reference median / ours median; goal >= {GOALS['fp32']}x FP32, >= {GOALS['int8']}x INT8 "
         "against the reference's FP32):"
@@ -270,7 +283,9 @@ def main(argv: list[str]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     out = OUT / f"bench_edge_latency-{datetime.now():%Y%m%d-%H%M%S}.json"
     rows = {
-        " ".join(map(str, k)): {x: v for x, v in row.items() if x not in ("ms", "cpu_ms", "forward_ms")}
+        " ".join(map(str, k)): {
+            x: v for x, v in row.items() if x not in ("ms", "cpu_ms", "forward_ms", "in_loop_ms", "outside_ms")
+        }
         for k, row in table.items()
     }
     out.write_text(json.dumps({"images": source, "trained": models.trained, "latency": rows, "floor": floor,
