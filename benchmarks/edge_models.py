@@ -56,6 +56,13 @@ def bench_images(limit: int | None = None) -> tuple[list[Path], str]:
     return files[:limit] if limit else files, source
 
 
+def calibration_images() -> list[bytes]:
+    """The images every INT8 model of the benchmarks is calibrated on: ``CALIBRATION_IMAGES`` spread over the set."""
+    files, _ = bench_images()
+    step = max(1, len(files) // CALIBRATION_IMAGES)
+    return [p.read_bytes() for p in files[::step][:CALIBRATION_IMAGES]]
+
+
 def seeded_weights(path: Path, seed: int = 0, calibration_hw: tuple[int, int] = INPUT_HW) -> Path:
     """An untrained yolov8n (1 class) as ``.pt``, built the way ``tests/onnx_models.py`` builds its ONNX."""
     from qiloop.training import ultralytics_adapter as adapter
@@ -120,9 +127,7 @@ def prepare(weights: Path | None = None, package: Path | None = None, *, work: P
     else:
         folder = work / hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:12]
     done = folder / "done"
-    calibration, _ = bench_images()
-    step = max(1, len(calibration) // CALIBRATION_IMAGES)
-    calibration = [p.read_bytes() for p in calibration[::step][:CALIBRATION_IMAGES]]
+    calibration = calibration_images()
     own = folder / "package"
     square_fp32, square_int8 = folder / "square" / "model.onnx", folder / "square" / "model.int8.onnx"
     if not done.is_file():
