@@ -32,14 +32,17 @@ import time
 from pathlib import Path
 
 import edge_models
+from silu_table import silu_as_table as silu_table
 
-VARIANTS = {  # quantize_int8 keywords; "silu-float" and "resize-float" get their node names from the graph
+VARIANTS = {  # quantize_int8 keywords; "silu-float" and "resize-float" get their node names from the graph,
+    # "silu-table" is the package's INT8 model rewritten by silu_table.py
     "qoperator": {"quant_format": "qoperator"},
     "per-channel": {"per_channel": True},
     "int8-activations": {"activations": "int8"},
     "stem-int8": {"keep_stem_float": False},
     "silu-float": {},
     "resize-float": {},
+    "silu-table": None,
 }
 
 
@@ -126,6 +129,10 @@ def main(argv: list[str]) -> None:
     sessions = {"fp32": detectors["fp32"].session, "int8": detectors["int8"].session}
     work = Path(tempfile.mkdtemp(prefix="qiloop-int8-profile-"))
     for variant in variants:
+        if VARIANTS[variant] is None:
+            silu_table(models.package / "model.int8.onnx", work / f"{variant}.onnx")
+            sessions[variant] = build_session(work / f"{variant}.onnx", threads=1)
+            continue
         keywords = dict(VARIANTS[variant])
         if variant in ("silu-float", "resize-float"):
             keywords["float_prefixes"] = float_nodes(models.package / "model.onnx", variant)
@@ -134,6 +141,7 @@ def main(argv: list[str]) -> None:
         sessions[variant] = build_session(work / f"{variant}.onnx", threads=1)
     steps = {p: collections.defaultdict(list) for p in detectors}
     forward = {k: ([], []) for k in sessions}
+    outputs: dict[str, list] = {k: [] for k in sessions}
     for _ in range(args.rounds):
         for precision, detector in detectors.items():
             for data in images:
@@ -146,7 +154,9 @@ def main(argv: list[str]) -> None:
         for key, session in sessions.items():
             name = session.get_inputs()[0].name
             for tensor in tensors:
-                _, wall, cpu = timed(session.run, None, {name: tensor})
+                (output, *_), wall, cpu = timed(session.run, None, {name: tensor})
+                if len(outputs[key]) < len(tensors):
+                    outputs[key].append(output)
                 forward[key][0].append(wall)
                 forward[key][1].append(cpu)
     print(f"load after the timed rounds {os.getloadavg()}")
@@ -156,9 +166,11 @@ def main(argv: list[str]) -> None:
         cells = "".join(f"{med(w for w, _ in steps[p][step]):>9.2f} /{med(c for _, c in steps[p][step]):>5.2f}"
                         for p in ("fp32", "int8"))  # fmt: skip
         print(f"  {step:<14}{cells}")
-    print("\nforward pass, median ms wall / CPU, interleaved")
+    print("\nforward pass, median ms wall / CPU, interleaved; largest score difference from the package's INT8 model")
     for key, (wall, cpu) in forward.items():
-        print(f"  {key:<18}{med(wall):>8.2f} /{med(cpu):>6.2f}  ({med(cpu) / med(forward['fp32'][1]):.2f}x FP32 CPU)")
+        diff = max(float(abs(a[:, 4:] - b[:, 4:]).max()) for a, b in zip(outputs[key], outputs["int8"], strict=True))
+        print(f"  {key:<18}{med(wall):>8.2f} /{med(cpu):>6.2f}  ({med(cpu) / med(forward['fp32'][1]):.2f}x FP32 CPU)"
+              f"  {diff:.4f}")  # fmt: skip
     print("\nkernel time by operator type (ONNX Runtime profiler), ms per run and share")
     for key in sessions:
         model = {"fp32": models.package / "model.onnx", "int8": models.package / "model.int8.onnx"}.get(
