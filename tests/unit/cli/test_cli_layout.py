@@ -24,7 +24,7 @@ import qiloop.cli
 from qiloop.cli.main import app
 
 CLI = Path(qiloop.cli.__file__).parent
-HELPERS = {"main", "common", "home", "demo_report"}  # the entry point, what every command shares, the demo's tables
+HELPERS = {"entry", "main", "common", "home", "demo_report"}  # the entry points, what commands share, the demo's tables
 
 
 def python_name(name: str) -> str:
