@@ -73,10 +73,10 @@ def child(kind: str, model: str, image: str) -> None:
     print(json.dumps({**times, "rss_loaded_mb": rss_loaded, "rss_first_mb": _rss_mb(), "boxes": boxes, "heavy": heavy}))
 
 
-def disk_mb(folder: Path) -> tuple[dict[str, float], float]:
+def disk_mb(folder: Path) -> tuple[dict[str, float], dict[str, float]]:
     """Space each top-level entry of ``folder`` takes on disk (allocated blocks, each inode once), in MB,
-    and the part of it in ``__pycache__`` folders."""
-    seen, sizes, bytecode = set(), {}, 0.0
+    and the part of each in ``__pycache__`` folders."""
+    seen, sizes, bytecode = set(), {}, {}
     for path in folder.rglob("*"):
         st = path.lstat()
         if st.st_ino not in seen:
@@ -84,7 +84,7 @@ def disk_mb(folder: Path) -> tuple[dict[str, float], float]:
             top = path.relative_to(folder).parts[0]
             sizes[top] = sizes.get(top, 0) + st.st_blocks * 512 / 1e6
             if "__pycache__" in path.parts:
-                bytecode += st.st_blocks * 512 / 1e6
+                bytecode[top] = bytecode.get(top, 0) + st.st_blocks * 512 / 1e6
     return sizes, bytecode
 
 
@@ -166,11 +166,13 @@ def measure(kind: str, venv: Path, model: Path, image: Path, repeats: int, progr
         runs.append(run_child(venv, kind, model, image))
         progress.advance(task)
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0] if isinstance(runs[0][k], float)}
-    raw, bytecode = disk_mb(site_packages(venv))
-    sizes = by_distribution(raw)
+    raw, raw_bytecode = disk_mb(site_packages(venv))
+    sizes, bytecode_by = by_distribution(raw), by_distribution(raw_bytecode)
+    bytecode = sum(bytecode_by.values())
     tooling = sum(sizes.get(k, 0) for k in ("pip", "setuptools", "pkg_resources", "_distutils_hack"))
     return {"site_packages_mb": sum(sizes.values()), "tooling_mb": tooling, "bytecode_mb": bytecode,
             "largest": dict(list(sizes.items())[:8]),
+            "distributions": {k: {"mb": v, "bytecode_mb": bytecode_by.get(k, 0.0)} for k, v in sizes.items()},
             "import_s": statistics.median(imports), "import_first_s": imports[0], "first_runs": runs,
             "first_wall_first_s": runs[0]["wall_s"], **{f"median_{k}": v for k, v in med.items()},
             "boxes": runs[0]["boxes"], "heavy": runs[0]["heavy"]}  # fmt: skip
@@ -221,6 +223,9 @@ def report(figures: dict) -> None:
               f"{f['bytecode_mb']:.0f} MB; without it {f['site_packages_mb'] - f['bytecode_mb']:.0f} MB; "
               f"pip + setuptools {f['tooling_mb']:.0f} MB)")  # fmt: skip
         print(f"    largest (MB): {largest}")
+        listed = [f"{k} {d['mb']:.1f} ({d['bytecode_mb']:.1f})" for k, d in f["distributions"].items()
+                  if d["mb"] >= 0.3]  # fmt: skip
+        print(f"    every distribution of 0.3 MB or more (MB, of it bytecode): {', '.join(listed)}")
         print(f"  import inference code   {import_ms:8.0f} ms median  (first {first_import_ms:.0f} ms)")
         print(f"  RSS model loaded        {f['median_rss_loaded_mb']:8.1f} MB")
         print(f"  RSS after first image   {f['median_rss_first_mb']:8.1f} MB")
