@@ -123,8 +123,8 @@ def summarise(runs: list[dict]) -> dict[tuple, dict]:
         key = (run["impl"], run["precision"], run["threads"])
         row = table.setdefault(
             key,
-            {"ms": [], "cpu_ms": [], "forward_ms": [], "in_loop_ms": [], "outside_ms": [], "round_medians": [],
-             "boxes": [], "loads": []},
+            {"ms": [], "cpu_ms": [], "forward_ms": [], "in_loop_ms": [], "outside_ms": [], "in_loop_cpu_ms": [],
+             "outside_cpu_ms": [], "round_medians": [], "boxes": [], "loads": []},
         )  # fmt: skip
         row["ms"] += run["ms"]
         row["cpu_ms"] += run["cpu_ms"]
@@ -132,6 +132,9 @@ def summarise(runs: list[dict]) -> dict[tuple, dict]:
         in_loop = run.get("in_loop_forward_ms", [])
         row["in_loop_ms"] += in_loop
         row["outside_ms"] += [total - forward for total, forward in zip(run["ms"], in_loop, strict=False)]
+        in_loop_cpu = run.get("in_loop_forward_cpu_ms", [])
+        row["in_loop_cpu_ms"] += in_loop_cpu
+        row["outside_cpu_ms"] += [total - forward for total, forward in zip(run["cpu_ms"], in_loop_cpu, strict=False)]
         row["round_medians"].append(statistics.median(run["ms"]))
         row["boxes"] += run["boxes"]
         row["loads"].append(run["load"])
@@ -141,27 +144,30 @@ def summarise(runs: list[dict]) -> dict[tuple, dict]:
         row["forward_median"] = statistics.median(row["forward_ms"]) if row["forward_ms"] else None
         row["in_loop_median"] = statistics.median(row["in_loop_ms"]) if row["in_loop_ms"] else None
         row["outside_median"] = statistics.median(row["outside_ms"]) if row["outside_ms"] else None
+        for part in ("in_loop_cpu", "outside_cpu"):
+            row[f"{part}_median"] = statistics.median(row[f"{part}_ms"]) if row[f"{part}_ms"] else None
     return table
 
 
 def report_latency(table: dict[tuple, dict], threads: list[int]) -> list[str]:
     lines = [
-        f"{'config':<22}{'median ms':>10}{'p95 ms':>9}{'CPU ms':>8}{'forward':>9}{'outside':>9}"
-        f"{'rounds (median ms)':>30}{'boxes/img':>10}{'load':>12}"
+        f"{'config':<22}{'median ms':>10}{'p95 ms':>9}{'CPU ms':>8}{'forward':>9}{'outside':>9}{'fwd CPU':>9}"
+        f"{'out CPU':>9}{'rounds (median ms)':>30}{'boxes/img':>10}{'load':>12}"
     ]
     for (impl, precision, n), row in table.items():
         rounds = " ".join(f"{m:.1f}" for m in row["round_medians"])
         loads = f"{min(row['loads']):.2f}-{max(row['loads']):.2f}"
-        forward, outside = (f"{v:>9.1f}" if v is not None else f"{'-':>9}" for v in
-                            (row["in_loop_median"], row["outside_median"]))  # fmt: skip
+        parts = "".join(f"{v:>9.1f}" if v is not None else f"{'-':>9}" for v in
+                        (row[f"{p}_median"] for p in ("in_loop", "outside", "in_loop_cpu", "outside_cpu")))  # fmt: skip
         lines.append(
             f"{impl + ' ' + precision + f' {n}t':<22}{row['median']:>10.1f}{row['p95']:>9.1f}{row['cpu_median']:>8.1f}"
-            f"{forward}{outside}{rounds:>30}"
+            f"{parts}{rounds:>30}"
             f"{statistics.mean(row['boxes']):>10.2f}{loads:>12}"
         )
     lines.append(
         "forward: ONNX Runtime's session.run within each timed image; outside: the rest of that image's time "
-        "(decode, letterbox, post-processing); medians over images"
+        "(decode, letterbox, post-processing); fwd/out CPU: the same split of the process's CPU time, which "
+        "does not grow while another process holds the core; medians over images"
     )
     lines.append(
         f"speed-up (reference median / ours median; goal >= {GOALS['fp32']}x FP32, >= {GOALS['int8']}x INT8 "
@@ -284,7 +290,9 @@ def main(argv: list[str]) -> None:
     out = OUT / f"bench_edge_latency-{datetime.now():%Y%m%d-%H%M%S}.json"
     rows = {
         " ".join(map(str, k)): {
-            x: v for x, v in row.items() if x not in ("ms", "cpu_ms", "forward_ms", "in_loop_ms", "outside_ms")
+            x: v
+            for x, v in row.items()
+            if x not in ("ms", "cpu_ms", "forward_ms", "in_loop_ms", "outside_ms", "in_loop_cpu_ms", "outside_cpu_ms")
         }
         for k, row in table.items()
     }

@@ -33,18 +33,19 @@ def _rss_mb() -> float:
 
 
 class TimedSession:
-    """An ONNX Runtime session whose ``run`` calls add their wall time (ms) to ``forward_ms``."""
+    """An ONNX Runtime session whose ``run`` calls add their wall and process CPU time (ms) to its totals."""
 
     def __init__(self, session) -> None:
         self._session = session
-        self.forward_ms = 0.0
+        self.forward_ms = self.forward_cpu_ms = 0.0
 
     def run(self, *args, **kwargs):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
             return self._session.run(*args, **kwargs)
         finally:
             self.forward_ms += (time.perf_counter() - started) * 1e3
+            self.forward_cpu_ms += (time.process_time() - cpu_started) * 1e3
 
     def __getattr__(self, name: str):
         return getattr(self._session, name)
@@ -53,9 +54,9 @@ class TimedSession:
 SESSIONS: list[TimedSession] = []  # every session of this process, ours or ultralytics'
 
 
-def forward_so_far() -> float:
-    """Milliseconds spent in ``session.run`` by every session so far."""
-    return sum(s.forward_ms for s in SESSIONS)
+def forward_so_far() -> tuple[float, float]:
+    """Wall and CPU milliseconds spent in ``session.run`` by every session so far."""
+    return sum(s.forward_ms for s in SESSIONS), sum(s.forward_cpu_ms for s in SESSIONS)
 
 
 def ours(job: dict):
@@ -136,19 +137,21 @@ def main(job_file: str) -> None:
     for data in images[: job["warmup"]]:
         run(data)
     load_s = time.perf_counter() - started
-    timings, cpu, boxes, in_loop = [], [], [], []
+    timings, cpu, boxes, in_loop, in_loop_cpu = [], [], [], [], []
     for i, data in enumerate(images):
-        forward_before = forward_so_far()
+        wall_before, cpu_before = forward_so_far()
         started, cpu_started = time.perf_counter(), time.process_time()
         count = run(data)
         timings.append((time.perf_counter() - started) * 1e3)
         cpu.append((time.process_time() - cpu_started) * 1e3)
-        in_loop.append(forward_so_far() - forward_before)
+        wall_after, cpu_after = forward_so_far()
+        in_loop.append(wall_after - wall_before)
+        in_loop_cpu.append(cpu_after - cpu_before)
         boxes.append(count)
         _emit({"i": i, "ms": timings[-1]})
     forward = forward_only(detector, images) if detector is not None else []
     _emit({"ms": timings, "cpu_ms": cpu, "boxes": boxes, "forward_ms": forward, "in_loop_forward_ms": in_loop,
-           "load_s": load_s, "rss_mb": _rss_mb()})  # fmt: skip
+           "in_loop_forward_cpu_ms": in_loop_cpu, "load_s": load_s, "rss_mb": _rss_mb()})  # fmt: skip
 
 
 if __name__ == "__main__":
