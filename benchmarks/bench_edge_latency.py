@@ -13,7 +13,9 @@
    and pinning does not hold its session (ONNX Runtime's default pool pins its
    own workers to every core), so the worker gives the sessions ultralytics
    creates the same intra-op thread count. Configurations alternate over ``--rounds``
-   so a load spike from another process hits all of them alike.
+   so a load spike from another process hits all of them alike. Each image's time
+   splits into the forward pass (the sessions' ``run``) and the rest, in wall and
+   in CPU time (:class:`edge_latency_worker.TimedSession`).
 2. The floors: the FP32 model's FLOPs counted from the ONNX graph over this
    CPU's single-thread sgemm throughput, and the INT8 model's operations (its
    quantised convolutions at ONNX Runtime's measured uint8 x int8 matrix-product
