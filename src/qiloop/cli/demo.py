@@ -28,7 +28,9 @@ from qiloop.cli.common import HomeOption, console, settings_for
 from qiloop.cli.demo_report import print_orchestration_cost, print_side_by_side, print_turn, step
 from qiloop.core.errors import require
 
-RETRAIN_AFTER = 4  # the demo's line sends back a few dozen images a turn; a real line waits for more
+# A model that inspects well sends few images back (2 of 60 in a run): in the demo each labelled one
+# retrains; a real line waits for more (the retrain_after_labels setting).
+RETRAIN_AFTER = 1
 
 
 def demo(

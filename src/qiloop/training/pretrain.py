@@ -23,11 +23,11 @@ CHECKPOINT = "synthetic-yolov8n.pt"
 RECORD = "synthetic-yolov8n.json"
 # The recipe, a saved call: what `qiloop pretrain` runs unless told otherwise.
 RECIPE: dict[str, Any] = {
-    "images": 320,
+    "images": 1000,
     "seed": 7000,
     "config": {
         "model": "yolov8n.yaml",
-        "epochs": 30,
+        "epochs": 20,
         "imgsz": 320,
         "batch": 8,
         "nbs": 8,
@@ -35,7 +35,7 @@ RECIPE: dict[str, Any] = {
         "warmup_epochs": 1.0,
         "patience": 0,
         "workers": 0,
-        "augment": {"close_mosaic": 5, "flipud": 0.5},
+        "augment": {"close_mosaic": 3, "flipud": 0.5},
     },
 }
 
