@@ -176,7 +176,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     # on its synthetic tags) with an optimiser step every 8 images, cosine LR and vertical flips at 448. On
     # one 35-image test split it reached mAP50 0.803 (recall 0.716) in 40 epochs, about 25 minutes on 2 CPU
     # cores; from the architecture file the same settings, the best of those tried, needed 90 epochs for
-    # 0.80-0.835. From the 1,000-tag checkpoint, 3-fold cross-validation grouped by photo (all 195 photos
+    # 0.80-0.835. From the 1,000-tag checkpoint, 3-fold cross-validation grouped by photo (each of the 195 images
     # tested once) gave test mAP50 0.895 +/- 0.033, 6 minutes per model on a quiet machine
     # (benchmarks/crossval_real.py). Start from other weights with --weights.
     "default": {
