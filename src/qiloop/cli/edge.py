@@ -110,35 +110,10 @@ def run(
 
 
 def _run(cfg, *, quiet: bool) -> dict:
-    import threading
-
-    from qiloop.edge.inference.app import InferenceApp, stop_on_signals
+    from qiloop.edge.inference.app import run_until_stopped
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    stop = threading.Event()
-    stop_on_signals(stop)
-    inference = InferenceApp.from_config(cfg)
-    inference.setup()
-    try:
-        inference.run(stop)
-    finally:
-        final = inference.teardown()
-    box = inference.final_outbox
-    summary = {
-        "device_id": cfg.device_id,
-        "model": f"{inference.detector.manifest.name} v{inference.detector.manifest.version}",
-        "seconds": round(final.uptime_s, 2),
-        "images_processed": final.images_processed,
-        "images_rejected": final.images_rejected,
-        "duplicates_skipped": final.duplicates,
-        "defects": final.defects,
-        "feedback_sent": final.feedback_sent,
-        "latency_p50_ms": final.latency_p50_ms,
-        "latency_p95_ms": final.latency_p95_ms,
-        "outbox": {name: box.total(name) for name in ("enqueued", "delivered", "dropped", "refused")}
-        | {"depth": box.depth},
-        "flushed": inference.flushed,
-    }
+    summary = run_until_stopped(cfg)
     if not quiet:
         _print_summary(summary)
     return summary

@@ -13,7 +13,6 @@ import logging
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -107,42 +106,19 @@ def app_config(args: argparse.Namespace):
 
 def edge_run(args: argparse.Namespace) -> int:
     """Inspect images with a model package; results, status and feedback go out through the durable outbox."""
-    from qiloop.edge.inference.app import InferenceApp, stop_on_signals
+    from qiloop.edge.inference.app import run_until_stopped
 
     cfg = app_config(args)
     if args.print_config:
         print_json(cfg.model_dump(mode="json"))
         return 0
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    stop = threading.Event()
-    stop_on_signals(stop)
-    app = InferenceApp.from_config(cfg)
-    app.setup()
-    try:
-        app.run(stop)
-    finally:
-        final = app.teardown()
-    box = app.final_outbox
-    summary = {
-        "device_id": cfg.device_id,
-        "model": f"{app.detector.manifest.name} v{app.detector.manifest.version}",
-        "seconds": round(final.uptime_s, 2),
-        "images_processed": final.images_processed,
-        "images_rejected": final.images_rejected,
-        "duplicates_skipped": final.duplicates,
-        "defects": final.defects,
-        "feedback_sent": final.feedback_sent,
-        "latency_p50_ms": final.latency_p50_ms,
-        "latency_p95_ms": final.latency_p95_ms,
-        "outbox": {name: box.total(name) for name in ("enqueued", "delivered", "dropped", "refused")}
-        | {"depth": box.depth},
-        "flushed": app.flushed,
-    }
+    summary = run_until_stopped(cfg)
     if args.json_out:
         print_json(summary)
     else:
         for key, value in summary.items():
             print(f"{key}: {value}")
-    if not app.flushed:
-        print(f"{box.depth} message(s) wait in the outbox for the next start", file=sys.stderr)
+    if not summary["flushed"]:
+        print(f"{summary['outbox']['depth']} message(s) wait in the outbox for the next start", file=sys.stderr)
     return 0

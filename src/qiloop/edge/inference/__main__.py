@@ -14,7 +14,6 @@ import argparse
 import logging
 import os
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -61,19 +60,11 @@ def config_from(args: argparse.Namespace):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from qiloop.edge.inference.app import InferenceApp, stop_on_signals
+    from qiloop.edge.inference.app import run_until_stopped
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        cfg = config_from(parse(argv))
-        stop = threading.Event()
-        stop_on_signals(stop)
-        app = InferenceApp.from_config(cfg)
-        app.setup()
-        try:
-            app.run(stop)
-        finally:
-            app.teardown()
+        run_until_stopped(config_from(parse(argv)))
     except QiloopError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:

@@ -205,3 +205,35 @@ def stop_on_signals(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+
+
+def run_until_stopped(config: AppConfig) -> dict:
+    """Run the app on ``config`` until its source ends, SIGTERM or Ctrl-C; what it did, as a summary.
+
+    The summary's ``flushed`` is false when messages still wait in the outbox (``outbox.depth`` of them)
+    for the next start.
+    """
+    stop = threading.Event()
+    stop_on_signals(stop)
+    app = InferenceApp.from_config(config)
+    app.setup()
+    try:
+        app.run(stop)
+    finally:
+        final = app.teardown()
+    box = app.final_outbox
+    return {
+        "device_id": config.device_id,
+        "model": f"{app.detector.manifest.name} v{app.detector.manifest.version}",
+        "seconds": round(final.uptime_s, 2),
+        "images_processed": final.images_processed,
+        "images_rejected": final.images_rejected,
+        "duplicates_skipped": final.duplicates,
+        "defects": final.defects,
+        "feedback_sent": final.feedback_sent,
+        "latency_p50_ms": final.latency_p50_ms,
+        "latency_p95_ms": final.latency_p95_ms,
+        "outbox": {name: box.total(name) for name in ("enqueued", "delivered", "dropped", "refused")}
+        | {"depth": box.depth},
+        "flushed": app.flushed,
+    }
