@@ -83,15 +83,18 @@ def test_serve_deploy_status_and_export(home, tmp_path, monkeypatch):
         _wait(lambda: len(db.devices(group)) == 2, 30, "two hellos")
 
         done = qiloop("deploy", "--target", group, "--canary", "1", "--soak", "1", "--health-timeout", "120",
-                      "--wait", "--json", home=home, check=False)  # fmt: skip
+                      "--set", "feedback.no_detection=true", "--wait", "--json", home=home, check=False)  # fmt: skip
         assert done.returncode == 0, done.stdout + done.stderr + "\n".join(d.log_tail() for d in devices)
         rollout = json.loads(done.stdout)
         assert rollout["phase"] == "SUCCEEDED"
         assert [(c["name"], c["version"]) for c in rollout["components"]] == [
             ("scratch-detector", "1"), ("qiloop-inference", "1")
         ]  # fmt: skip
+        assert rollout["configuration"] == {"qiloop-inference": {"settings": {"feedback": {"no_detection": True}}}}
         for device in devices:
             assert device.current() == {"qiloop-inference": "1", "scratch-detector": "1"}
+            (pid,) = device.app_pids()  # the nucleus passed the rollout's settings to the app it started
+            assert b"\0feedback.no_detection=true" in Path(f"/proc/{pid}/cmdline").read_bytes()
 
         # the real inference app runs on both devices: a camera image gives a result over MQTT
         from PIL import Image

@@ -19,8 +19,12 @@ from pathlib import Path
 import pytest
 
 from mqtt_helpers import PrivateBroker, Subscriber, require_mosquitto
+from qiloop.core.components import Lifecycle, settings_args
+from qiloop.edge.agent.supervisor import ProcessSpec
 from qiloop.fleet.packaging import INFERENCE_COMMAND, source_archive
 from qiloop.protocol.topics import RESULT_TOPIC
+
+TOPIC = f"{RESULT_TOPIC}/settings-check"
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -46,10 +50,14 @@ def test_the_unpacked_component_inspects_images_and_publishes_results(yolo_packa
     camera.mkdir()
     values = {"python": sys.executable, "model_path": str(yolo_package), "device_id": "cam-1",
               "broker_url": broker.url, "camera_dir": str(camera), "data_dir": str(tmp_path / "data")}  # fmt: skip
-    argv = [arg.format(**values) for arg in INFERENCE_COMMAND]
-    argv += ["threads=1", "source.poll_s=0.05", "source.settle_s=0.05"]
+    # the deployment's settings for the app, as the nucleus passes them (the topic proves they arrived)
+    settings = {"threads": 1, "source": {"poll_s": 0.05, "settle_s": 0.05}, "results_topic": TOPIC}
+    spec = ProcessSpec.build("qiloop-inference", "1", Lifecycle(command=INFERENCE_COMMAND), values, tmp_path,
+                             settings_args(settings))  # fmt: skip
+    argv = spec.argv
+    assert argv[-4:] == ["results_topic=" + TOPIC, "source.poll_s=0.05", "source.settle_s=0.05", "threads=1"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("QILOOP_")} | {"PYTHONPATH": str(component)}
-    sub = Subscriber(broker.port, RESULT_TOPIC)
+    sub = Subscriber(broker.port, TOPIC)
     log = (tmp_path / "app.log").open("w")
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
     try:

@@ -55,6 +55,22 @@ def deploy(
             help="Record the rollout even when no known device is in the target; it starts as devices join.",
         ),
     ] = False,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="A setting of the inference app on the target's devices, repeatable (e.g. --set "
+            "feedback.sample_rate=0.2 --set threads=2): the keys of `qiloop edge run`, except what each device sets "
+            "itself. They replace the target's settings; without --set the devices keep the settings of the "
+            "target's last successful rollout.",
+            show_default=False,
+        ),
+    ] = None,
+    default_settings: Annotated[
+        bool,
+        typer.Option("--default-settings", help="Run the inference app on its defaults: drop the target's settings."),
+    ] = False,
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the rollout ended; exit 1 when it aborted.")] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Most seconds --wait waits.")] = 900.0,
     home: HomeOption = None,
@@ -66,26 +82,35 @@ def deploy(
     the rollout for a group whose devices have not joined yet.
 
     Examples: qiloop deploy --target line-1; qiloop deploy --model scratch-detector/4 --target device:cam-7;
-    qiloop deploy --inference-code --target line-1 --canary 2 --soak 60 --wait.
+    qiloop deploy --inference-code --target line-1 --canary 2 --soak 60 --wait;
+    qiloop deploy --target line-1 --set feedback.sample_rate=0.1 (send a tenth of the confident images back too).
+    Settings a device's app refuses exit 2 before anything is recorded.
     """
     from qiloop.core.deployments import RolloutPolicy
-    from qiloop.core.errors import QiloopError
+    from qiloop.core.errors import ConfigurationError, QiloopError
+    from qiloop.edge.inference.config import AppConfig
     from qiloop.fleet.controller import FleetController, parse_target
-    from qiloop.fleet.model_deploy import deploy_code
+    from qiloop.fleet.model_deploy import deploy_code, inference_settings
     from qiloop.loop.deploy import deploy_version
     from qiloop.registry import DEFAULT_MODEL_NAME, ModelRegistry
 
-    settings = settings_for(home)
+    if settings and default_settings:
+        raise ConfigurationError("--set and --default-settings contradict each other", hint="give one of them")
+    configuration = (
+        inference_settings(AppConfig.deployment_settings(settings or [])) if settings or default_settings else None
+    )
+    config = settings_for(home)
     parsed = parse_target(target)
     policy = RolloutPolicy(canary=canary, soak_s=soak, max_failure_fraction=max_failures,
                            health_timeout_s=health_timeout)  # fmt: skip
-    controller = FleetController.from_settings(settings)
+    controller = FleetController.from_settings(config)
     if inference_code and model is None:
         rollout = deploy_code(controller, model_name or DEFAULT_MODEL_NAME, parsed, policy=policy,
-                              allow_new_target=allow_new_target)  # fmt: skip
+                              configuration=configuration, allow_new_target=allow_new_target)  # fmt: skip
     else:
-        rollout = deploy_version(controller, ModelRegistry.from_settings(settings), parsed, model, policy=policy,
-                                 fresh_code=inference_code, allow_new_target=allow_new_target)  # fmt: skip
+        rollout = deploy_version(controller, ModelRegistry.from_settings(config), parsed, model, policy=policy,
+                                 fresh_code=inference_code, configuration=configuration,
+                                 allow_new_target=allow_new_target)  # fmt: skip
     what = ", ".join(f"{c.name} {c.version}" for c in rollout.components)
     running = controller.db.controllers()
     if not json_out:

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from qiloop.core.errors import ConfigurationError
 from qiloop.core.versions import Version, check_range, satisfies
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
@@ -46,11 +47,51 @@ class ComponentFile(BaseModel):
     size: int = Field(ge=0)
 
 
+# A component's deployment configuration may hold its app's settings under this key; an argument of the
+# lifecycle command that is exactly SETTINGS_ARG becomes one ``key=value`` argument per setting.
+SETTINGS = "settings"
+SETTINGS_ARG = "{settings}"
+
+
+def settings_args(settings: Mapping[str, Any] | None) -> list[str]:
+    """A deployment's settings as ``key=value`` arguments: nested mappings dotted, sorted by key.
+
+    Strings go as they are; other values as JSON, which the app reads back as YAML scalars.
+
+    Example:
+        >>> settings_args({"feedback": {"sample_rate": 0.2}, "threads": 2, "int8": True})
+        ['feedback.sample_rate=0.2', 'int8=true', 'threads=2']
+
+    Raises:
+        ConfigurationError: Settings that are not a mapping, or a key that is empty or holds ``=``.
+    """
+    if settings is not None and not isinstance(settings, Mapping):
+        raise ConfigurationError(
+            f"settings must be a mapping of key to value, not {type(settings).__name__}",
+            hint='write them as {"feedback": {"sample_rate": 0.2}} or {"feedback.sample_rate": 0.2}',
+        )
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        for key, sub in value.items():
+            if not isinstance(key, str) or not key or "=" in key or key.startswith("-"):
+                raise ConfigurationError(f"{prefix}{key!r} is not a setting's name", hint="use dotted names: threads")
+            if isinstance(sub, Mapping) and sub:
+                walk(f"{prefix}{key}.", sub)
+            else:
+                flat[f"{prefix}{key}"] = sub
+
+    walk("", settings or {})
+    return [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in sorted(flat.items())]
+
+
 class Lifecycle(BaseModel):
     """How the device runs a component; a model component usually runs nothing.
 
     ``command`` is an argument list (never a shell string); ``{component}``,
-    ``{python}`` and ``{<name>_path}`` placeholders are filled in by the device.
+    ``{python}`` and ``{<name>_path}`` placeholders are filled in by the device,
+    and an argument ``{settings}`` becomes the deployment's settings for the
+    component as ``key=value`` arguments (:func:`settings_args`).
     ``unpack`` names the zip files to extract into the component folder.
     """
 

@@ -144,6 +144,8 @@ class FleetController:
         """Record a rollout of ``components`` to ``target``; the next :meth:`step` starts it.
 
         A rollout still running for the same target is superseded (it stops where it is).
+        A component that ``configuration`` does not name keeps its configuration (settings included)
+        from the target's last successful rollout that configured it; naming it with ``{}`` clears it.
 
         Raises:
             NotFoundError: No known device is in ``target`` (see :meth:`check_target`),
@@ -153,9 +155,10 @@ class FleetController:
         if not allow_new_target:
             self.check_target(target)
         refs = self.refs(components)
+        configuration = {**self._kept_configuration(target, refs), **(configuration or {})}
         now = self.clock()
         rollout = Rollout(
-            target=target, components=refs, previous=self._previous(target, refs), configuration=configuration or {},
+            target=target, components=refs, previous=self._previous(target, refs), configuration=configuration,
             policy=policy or RolloutPolicy(), created_at=now, phase_since=now,
         )  # fmt: skip
         for other in self.db.rollouts(active=True):
@@ -269,6 +272,16 @@ class FleetController:
         status = {d.device_id: (d.status_state or "", d.status_at) for d in every if d.status_at is not None}
         ids = [*rollout.deployments.values()]
         return View(members=tuple(d.device_id for d in members), finals=self.db.finals(ids), status=status)
+
+    def _kept_configuration(self, target: Target, refs: list[ComponentRef]) -> dict[str, dict[str, Any]]:
+        """Each component's configuration in the target's last successful rollout that configured it."""
+        done = [r for r in self.db.rollouts(limit=200) if r.target == target and r.phase == Phase.SUCCEEDED]
+        kept = {}
+        for ref in refs:
+            found = next((r.configuration[ref.name] for r in done if ref.name in r.configuration), None)
+            if found:
+                kept[ref.name] = found
+        return kept
 
     def _previous(self, target: Target, refs: list[ComponentRef]) -> list[ComponentRef]:
         """What the target ran before, for each component the rollout changes (what an abort returns to).

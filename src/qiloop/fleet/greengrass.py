@@ -9,6 +9,8 @@ the deployment in the shape of Greengrass's ``CreateDeployment`` request);
   dependency ranges npm-style ranges (``>=1,<2`` → ``>=1.0.0 <2.0.0``);
 - artefacts get ``Uri`` ``s3://<bucket>/<prefix>/<name>/<version>/<file>``, ``Digest`` (base64 of the
   sha256), ``Algorithm`` ``SHA-256``, and ``Unarchive`` ``ZIP`` for the archives the lifecycle unpacks;
+- the ``{settings}`` argument becomes ``{configuration:/settings}``, unquoted in the Run script, and a
+  deployment's settings one shell-quoted ``key=value`` string in its configuration merge;
 - lifecycle placeholders become recipe variables: ``{component}`` →
   ``{artifacts:decompressedPath}/<zip stem>``, ``{<model>_path}`` / ``{model_path}`` →
   ``{<model>:artifacts:path}``, ``{device_id}`` → ``{iot:thingName}``, anything else →
@@ -31,7 +33,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from qiloop.core.components import Component, ComponentKind
+from qiloop.core.components import SETTINGS, SETTINGS_ARG, Component, ComponentKind, settings_args
 from qiloop.core.deployments import Deployment
 from qiloop.core.errors import ConfigurationError
 from qiloop.core.versions import Version
@@ -131,7 +133,7 @@ def recipe(
     configuration: dict[str, str] = {}
     if component.lifecycle.command:
         venv = bool(requirements)
-        run = shlex.join(_variables(arg, component, configuration, venv=venv) for arg in component.lifecycle.command)
+        run = " ".join(_argument(arg, component, configuration, venv=venv) for arg in component.lifecycle.command)
         setenv = {k: _variables(v, component, configuration, venv=venv)
                   for k, v in component.lifecycle.environment.items()}  # fmt: skip
         lifecycle: dict[str, Any] = {}
@@ -157,6 +159,14 @@ def recipe(
         }
     document["Manifests"] = [manifest]
     return document
+
+
+def _argument(arg: str, component: Component, configuration: dict[str, str], *, venv: bool = False) -> str:
+    """One argument of the Run script, shell-quoted; ``{settings}`` stays unquoted so its ``key=value`` words split."""
+    if arg == SETTINGS_ARG:
+        configuration[SETTINGS] = ""
+        return "{configuration:/" + SETTINGS + "}"
+    return shlex.quote(_variables(arg, component, configuration, venv=venv))
 
 
 def _variables(template: str, component: Component, configuration: dict[str, str], *, venv: bool = False) -> str:
@@ -191,7 +201,7 @@ def deployment_document(deployment: Deployment, *, target_arn: str | None = None
         "components": {
             ref.name: {
                 "componentVersion": semver(ref.version),
-                "configurationUpdate": {"merge": json.dumps(deployment.configuration.get(ref.name, {}))},
+                "configurationUpdate": {"merge": json.dumps(_recipe_configuration(deployment, ref.name))},
             }
             for ref in deployment.components
         },
@@ -213,6 +223,14 @@ def deployment_document(deployment: Deployment, *, target_arn: str | None = None
             },
         },
     }
+
+
+def _recipe_configuration(deployment: Deployment, name: str) -> dict[str, Any]:
+    """A component's configuration as the recipe reads it: its settings one shell-quoted ``key=value`` string."""
+    configuration = deployment.configuration.get(name, {})
+    if SETTINGS not in configuration:
+        return configuration
+    return {**configuration, SETTINGS: shlex.join(settings_args(configuration[SETTINGS]))}
 
 
 def export(

@@ -4,7 +4,8 @@
 keeps the inference code component the fleet already runs (publishing one from the
 installed source only when none exists yet), and records a rollout of both: devices
 that already have the code download the model alone. :func:`deploy_code` ships a code
-change without the model.
+change without the model. :func:`inference_settings` is the configuration that sets the
+inference app's settings (its feedback policy, threads, ...) for a rollout's devices.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from __future__ import annotations
 import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from qiloop.core.components import Component
+from qiloop.core.components import SETTINGS, Component
 from qiloop.core.deployments import RolloutPolicy, Target
 from qiloop.core.errors import NotFoundError
 from qiloop.fleet.controller import FleetController
@@ -84,9 +86,17 @@ def deploy_model(
     return controller.deploy([model, code], target, configuration, policy, allow_new_target=True)
 
 
+def inference_settings(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A rollout configuration that gives the inference app ``settings`` (``{}``: its defaults) on every device.
+
+    Check them first with the app's own rules (``AppConfig.deployment_settings`` on the device side).
+    """
+    return {INFERENCE_NAME: {SETTINGS: settings} if settings else {}}
+
+
 def deploy_code(
     controller: FleetController, model_name: str, target: Target | str, *, policy: RolloutPolicy | None = None,
-    source: str | Path | None = None, allow_new_target: bool = False,
+    source: str | Path | None = None, configuration: dict | None = None, allow_new_target: bool = False,
 ) -> Rollout:  # fmt: skip
     """Record a rollout of the inference code as it is installed now (a new version only when it changed).
 
@@ -96,4 +106,4 @@ def deploy_code(
     if not allow_new_target:
         controller.check_target(target)
     code = inference_component(controller.store, model_name=model_name, source=source)
-    return controller.deploy([code], target, None, policy, allow_new_target=True)
+    return controller.deploy([code], target, configuration, policy, allow_new_target=True)

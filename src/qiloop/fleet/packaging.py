@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 
 import qiloop
-from qiloop.core.components import Component, ComponentKind, Lifecycle
+from qiloop.core.components import SETTINGS_ARG, Component, ComponentKind, Lifecycle
 from qiloop.core.errors import ConfigurationError
 from qiloop.core.package import MANIFEST, read_manifest
 from qiloop.core.versions import Version
@@ -34,6 +34,7 @@ INFERENCE_COMMAND = [
     "{python}", "-m", "qiloop.edge.inference",
     "--package", "{model_path}", "--device-id", "{device_id}", "--broker", "{broker_url}", "--watch", "{camera_dir}",
     "--home", "{data_dir}",  # the outbox outlives code updates: not inside the version folder
+    SETTINGS_ARG,  # the deployment's settings for the app, as key=value (e.g. feedback.sample_rate=0.2)
 ]  # fmt: skip
 
 

@@ -84,7 +84,9 @@ def test_recipes_follow_the_format(components):
         "broker_url",
         "camera_dir",
         "data_dir",
+        "settings",
     }
+    assert script.endswith(" {configuration:/settings}")  # unquoted: its key=value words split in the shell
     assert not re.search(r"\{(component|model_path|device_id)\}", json.dumps(code_recipe))  # every placeholder mapped
 
 
@@ -138,3 +140,16 @@ def test_an_inference_recipe_installs_the_device_packages_and_runs_with_them(com
     script = written["Manifests"][0]["Lifecycle"]["Install"]["Script"]
     assert shlex.split(script.split(" && ")[1])[-len(device_requirements()) :] == device_requirements()
     assert written["ComponentConfiguration"]["DefaultConfiguration"]["python"] == "python3"
+
+
+def test_a_deployments_settings_reach_the_run_script_as_shell_words(components):
+    _store, model, code = components
+    refs = [ComponentRef(name=c.name, version=c.version, digest=c.digest) for c in (model, code)]
+    settings = {"feedback": {"sample_rate": 0.2}, "source.poll_s": 1, "results_topic": "a b"}
+    deployment = Deployment(sequence=1, target=Target(kind="device", name="cam-1"), components=refs,
+                            configuration={"qiloop-inference": {"settings": settings}})  # fmt: skip
+    update = deployment_document(deployment)["components"]["qiloop-inference"]["configurationUpdate"]
+    merge = json.loads(update["merge"])
+    script = recipe(code)["Manifests"][0]["Lifecycle"]["Run"]["Script"]
+    filled = script.replace("{configuration:/settings}", merge["settings"])
+    assert shlex.split(filled)[-3:] == ["feedback.sample_rate=0.2", "results_topic=a b", "source.poll_s=1"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from qiloop.core.components import Component, ComponentKind
+from qiloop.core.components import SETTINGS, Component, ComponentKind, settings_args
 from qiloop.core.deployments import Deployment, DeploymentState, SignedDeployment
 from qiloop.edge.agent.config import AgentConfig
 from qiloop.edge.agent.home import DeviceHome
@@ -50,7 +50,7 @@ def process_specs(home: DeviceHome, config: AgentConfig, running: dict[str, str]
         config.camera_folder.mkdir(parents=True, exist_ok=True)
         values = {
             **paths,
-            **{k: str(v) for k, v in configuration.get(name, {}).items()},
+            **{k: str(v) for k, v in configuration.get(name, {}).items() if k != SETTINGS},
             "python": sys.executable,
             "component": str(folder),
             "data_dir": str(data),
@@ -61,7 +61,8 @@ def process_specs(home: DeviceHome, config: AgentConfig, running: dict[str, str]
         model = _model_of(component, components)
         if model is not None:
             values["model_path"] = str(home.version_dir(model.name, model.version))
-        specs[name] = ProcessSpec.build(name, component.version, component.lifecycle, values, folder)
+        settings = settings_args(configuration.get(name, {}).get(SETTINGS))
+        specs[name] = ProcessSpec.build(name, component.version, component.lifecycle, values, folder, settings)
     return specs
 
 

@@ -18,11 +18,11 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qiloop.core.components import Lifecycle
+from qiloop.core.components import SETTINGS_ARG, Lifecycle
 from qiloop.core.errors import ConfigurationError
 from qiloop.edge.agent.home import _write_durably
 
@@ -62,9 +62,21 @@ class ProcessSpec:
     lifecycle: Lifecycle
 
     @classmethod
-    def build(cls, name: str, version: str, lifecycle: Lifecycle, values: Mapping[str, str], cwd: Path) -> ProcessSpec:
-        """Fill the lifecycle's command and environment with ``values``."""
-        argv = [fill(arg, values) for arg in lifecycle.command]
+    def build(
+        cls, name: str, version: str, lifecycle: Lifecycle, values: Mapping[str, str], cwd: Path,
+        settings: Sequence[str] = (),
+    ) -> ProcessSpec:  # fmt: skip
+        """Fill the lifecycle's command and environment with ``values``; a ``{settings}`` argument becomes ``settings``.
+
+        Raises:
+            ConfigurationError: An unknown placeholder, or ``settings`` for a command without ``{settings}``.
+        """
+        if settings and SETTINGS_ARG not in lifecycle.command:
+            raise ConfigurationError(
+                f"the deployment gives {name} settings, but its command takes none",
+                hint=f"deploy {name} without settings, or a version whose command has {SETTINGS_ARG}",
+            )
+        argv = [out for arg in lifecycle.command for out in (settings if arg == SETTINGS_ARG else [fill(arg, values)])]
         env = {key: fill(value, values) for key, value in lifecycle.environment.items()}
         return cls(name, version, argv, env, cwd, lifecycle)
 

@@ -27,6 +27,10 @@ IMAGE_PATTERNS = tuple(
 )
 
 
+# What each device sets for itself (the nucleus passes them as options): a deployment's settings may not.
+DEVICE_KEYS = ("package", "device_id", "broker", "outbox", "optimized_dir", "source.type", "source.path")
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -110,6 +114,34 @@ class AppConfig(_Section):
     reconnect_max_s: float = Field(default=30.0, gt=0, description="longest wait between reconnect attempts")
     max_images: int | None = Field(default=None, gt=0, description="stop after this many images")
     duration_s: float | None = Field(default=None, gt=0, description="stop after this many seconds")
+
+    @classmethod
+    def deployment_settings(cls, overrides: Iterable[str]) -> dict[str, Any]:
+        """Check ``key=value`` settings that a deployment gives the app on every device; the mapping they make.
+
+        Each key and value is checked as the app will check it; what each device sets itself
+        (:data:`DEVICE_KEYS`: its package, name, broker, camera folder and outbox) is refused; the
+        camera folder's other keys (``source.poll_s``) may be set.
+
+        Example:
+            >>> AppConfig.deployment_settings(["feedback.sample_rate=0.2", "threads=2"])
+            {'feedback': {'sample_rate': 0.2}, 'threads': 2}
+
+        Raises:
+            ConfigurationError: A malformed, unknown or device-set key, or a value the app refuses.
+        """
+        data: dict[str, Any] = {}
+        for item in overrides:
+            key, value = config_keys.parse_override(item)
+            if any(key == k or key.startswith(f"{k}.") or k.startswith(f"{key}.") for k in DEVICE_KEYS):
+                raise ConfigurationError(
+                    f"{key!r} is set by each device, not by a deployment",
+                    hint=f"a deployment may set any key but {', '.join(DEVICE_KEYS)}",
+                )
+            config_keys.set_dotted(cls, data, key, value)
+        probe = {"package": ".", "device_id": "check", "source": {"type": "folder", "path": "."}}
+        cls.build(config_keys.merge(probe, data), source="settings")
+        return data
 
     @classmethod
     def build(cls, data: Mapping[str, Any], *, source: str = "configuration") -> AppConfig:

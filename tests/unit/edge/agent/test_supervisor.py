@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qiloop.core.components import Lifecycle
+from qiloop.core.components import Lifecycle, settings_args
 from qiloop.core.errors import ConfigurationError
 from qiloop.edge.agent.supervisor import ProcessSpec, Supervisor, fill
 
@@ -44,6 +44,29 @@ def test_placeholders_are_filled(template, expected):
 def test_an_unknown_placeholder_is_an_error():
     with pytest.raises(ConfigurationError, match="camera_dir"):
         fill("{camera_dir}", {"python": "py"})
+
+
+def test_the_settings_argument_becomes_one_key_value_argument_per_setting(tmp_path):
+    lc = Lifecycle(command=["{python}", "-m", "app", "{settings}", "--home", "{component}"])
+    settings = settings_args({"feedback": {"sample_rate": 0.2, "enabled": True}, "results_topic": "a b"})
+    spec = ProcessSpec.build("app", "1", lc, {"python": "py", "component": "/c"}, tmp_path, settings)
+    assert spec.argv == ["py", "-m", "app", "feedback.enabled=true", "feedback.sample_rate=0.2", "results_topic=a b",
+                         "--home", "/c"]  # fmt: skip
+    assert ProcessSpec.build("app", "1", lc, {"python": "py", "component": "/c"}, tmp_path).argv == [
+        "py", "-m", "app", "--home", "/c"
+    ]  # fmt: skip
+
+
+def test_settings_for_a_command_without_the_settings_argument_are_refused(tmp_path):
+    lc = Lifecycle(command=["{python}", "-m", "app"])
+    with pytest.raises(ConfigurationError, match="takes none"):
+        ProcessSpec.build("app", "1", lc, {"python": "py"}, tmp_path, ["threads=2"])
+
+
+@pytest.mark.parametrize("bad", [["threads=2"], {"": 1}, {"a=b": 1}, {"-x": 1}, {"feedback": {"": 1}}])
+def test_settings_that_are_not_named_mappings_are_refused(bad):
+    with pytest.raises(ConfigurationError, match=r"mapping|name"):
+        settings_args(bad)
 
 
 def test_start_records_the_child_and_stop_ends_it(tmp_path):
