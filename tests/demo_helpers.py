@@ -23,9 +23,6 @@ from qiloop.storage import ImageStore
 from qiloop.synth import generate_dataset
 from qiloop.training.gate import GateConfig
 
-# One epoch fine-tuning the shipped checkpoint at 320 px (without vertical flips, which one pass does not recover from).
-TINY = ["model=builtin:synthetic-yolov8n.pt", "epochs=1", "imgsz=320", "batch=8", "nbs=8", "workers=0",
-        "export.calibration_images=4", "export.parity_images=4", "augment.flipud=0.0"]  # fmt: skip
 ANY_MODEL = GateConfig(min_map50=0.0, min_precision=0.0, min_recall=0.0)  # pending: the promotion rule approves
 QUICK_ROLLOUT = RolloutPolicy(canary=1, soak_s=1, health_timeout_s=120)
 CAMERA_IMAGES = 48

@@ -15,10 +15,11 @@ pytest.importorskip("ultralytics", reason="needs qiloop[train]")
 pytest.importorskip("mlflow", reason="needs qiloop[registry]")
 pytest.importorskip("fastapi", reason="needs qiloop[label]")
 
-from demo_helpers import ANY_MODEL, QUICK_ROLLOUT, TINY, demo_home
+from demo_helpers import ANY_MODEL, QUICK_ROLLOUT, demo_home
 from qiloop.sim.devices import SimulatedLine
 from qiloop.sim.turn import TurnPlan, run_turn
 from qiloop.training.config import TrainConfig
+from train_overrides import TINY
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # two trainings and a rollout: minutes under load
 

@@ -27,17 +27,15 @@ from qiloop.registry import ModelRegistry
 from qiloop.settings import load_settings
 from qiloop.storage import ImageStore
 from qiloop.synth import generate_dataset
+from train_overrides import TINY
 
 pytestmark = pytest.mark.slow
 
-TINY = [
-    "model=builtin:synthetic-yolov8n.pt", "epochs=1", "imgsz=320", "batch=8", "nbs=8", "workers=0",
-    "export.calibration_images=4", "export.parity_images=4", "augment.flipud=0.0", "gate.approval=auto",
-]  # fmt: skip
+AUTO = [*TINY, "gate.approval=auto"]
 
 
 def training(*overrides: str) -> dict:
-    return {"ops": {"train": {"config": {"overrides": [*TINY, *overrides]}}}}
+    return {"ops": {"train": {"config": {"overrides": [*AUTO, *overrides]}}}}
 
 
 @pytest.fixture(scope="module")

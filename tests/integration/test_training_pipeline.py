@@ -18,22 +18,12 @@ from qiloop.synth import generate_dataset
 from qiloop.training.config import TrainConfig
 from qiloop.training.gate import GateConfig
 from qiloop.training.pipeline import run_training
+from train_overrides import TINY
 
 pytestmark = pytest.mark.slow
 
 # One epoch of fine-tuning the checkpoint qiloop ships: a model that finds scratches, in seconds
 # (without the quick profile's vertical flips, which one pass over 40 images does not recover from).
-TINY = [
-    "model=builtin:synthetic-yolov8n.pt",
-    "epochs=1",
-    "imgsz=320",
-    "batch=8",
-    "nbs=8",
-    "workers=0",
-    "export.calibration_images=4",
-    "export.parity_images=4",
-    "augment.flipud=0.0",
-]
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,7 @@ import pytest
 
 from qiloop.core.errors import ConfigurationError, NotFoundError
 from qiloop.loop.train import train_candidate
-
-TINY = ["model=builtin:synthetic-yolov8n.pt", "epochs=1", "imgsz=320", "batch=8", "nbs=8", "workers=0",
-        "export.calibration_images=4", "export.parity_images=4", "augment.flipud=0.0"]  # fmt: skip
+from train_overrides import TINY
 
 
 def test_too_few_approved_labels_refuse_to_start(home, approve):
