@@ -223,6 +223,7 @@ def report_floor(models: edge_models.EdgeModels, table: dict[tuple, dict]) -> tu
         f"ours INT8 1 thread: end to end {row8['median']:.1f} ms = {e2e8:.2f}x the INT8 floor; "
         f"forward alone {row8['forward_median']:.1f} ms = {fwd8:.2f}x",
     ]
+    lines += [w for w in (onnx_flops.busy_warning(rate), onnx_flops.busy_warning(int8_rate)) if w][:1]
     figures = {"gflop": ours["gflop"], "gflop_square": square["gflop"], "ultralytics_gflop": ultra, "sgemm": rate,
                "int8_gemm": int8_rate, "int8_split": split}  # fmt: skip
     figures |= {"floor_ms": floor_ms, "e2e_over_floor": e2e, "forward_over_floor": fwd}
