@@ -1,4 +1,7 @@
-"""Appending to a Delta table that other processes append to at the same time.
+"""Opening and appending to a Delta table that other processes append to at the same time.
+
+:func:`open_table` opens an append-only table, creating it on first use; two
+processes that create it at once both end up with the one that won.
 
 Delta commits are optimistic: two writers that race for the same log version
 both write their data files, and the loser's commit fails. delta-rs retries such
@@ -14,12 +17,36 @@ from __future__ import annotations
 
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, write_deltalake
-from deltalake.exceptions import CommitFailedError, DeltaError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from qiloop.core.errors import StoreError
 from qiloop.core.retry import DELTA_COMMIT, DELTA_LOG_RETRIES, Policy
 
 COMMIT_RETRY_ON = (CommitFailedError,)  # lost the race for a log version: the only failure worth another try
+
+
+def open_table(uri: str, schema: pa.Schema, options: dict[str, str] | None, *, name: str, what: str) -> DeltaTable:
+    """The append-only Delta table ``name`` at ``uri``, created with ``schema`` (race-safely) on first use.
+
+    Raises:
+        StoreError: The store cannot be read or written (``what`` names the table in the message).
+    """
+    options = options or None
+    try:
+        try:
+            return DeltaTable(uri, storage_options=options)
+        except TableNotFoundError:
+            pass
+        try:
+            return DeltaTable.create(uri, schema, mode="ignore", name=name,
+                                     configuration={"delta.appendOnly": "true"}, storage_options=options)  # fmt: skip
+        except DeltaError:  # another process created it between our look and our create: use theirs
+            return DeltaTable(uri, storage_options=options)
+    except (DeltaError, OSError) as exc:
+        raise StoreError(
+            f"cannot open or create the {what} at {uri}: {exc}",
+            hint="check the store URL, that the bucket exists, and the credentials/endpoint",
+        ) from exc
 
 
 def append(

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 import pyarrow as pa
 from deltalake import DeltaTable
-from deltalake.exceptions import DeltaError, TableNotFoundError
+from deltalake.exceptions import DeltaError
 from pydantic import BaseModel, ConfigDict, Field
 
 from qiloop.core.errors import StoreError
@@ -84,16 +84,7 @@ class FeedbackLog:
     @classmethod
     def open(cls, uri: str, storage_options: dict[str, str]) -> FeedbackLog:
         """Open the feedback table at ``uri``, creating it (race-safely) on first use."""
-        try:
-            try:
-                table = DeltaTable(uri, storage_options=storage_options or None)
-            except TableNotFoundError:
-                table = _create(uri, storage_options)
-        except (DeltaError, OSError) as exc:
-            raise StoreError(
-                f"cannot open or create the feedback log at {uri}: {exc}",
-                hint="check the image store URL, that the bucket exists, and the credentials/endpoint",
-            ) from exc
+        table = delta_append.open_table(uri, SCHEMA, storage_options, name="qiloop_feedback", what="feedback log")
         return cls(table, storage_options)
 
     def append(self, entries: builtins.list[FeedbackEntry]) -> None:
@@ -135,18 +126,3 @@ class FeedbackLog:
         for row in rows:
             first.setdefault((row["device_id"], row["sequence"]), FeedbackEntry(**row))
         return builtins.list(first.values())
-
-
-def _create(uri: str, storage_options: dict[str, str]) -> DeltaTable:
-    try:
-        return DeltaTable.create(
-            uri,
-            SCHEMA,
-            mode="ignore",
-            name="qiloop_feedback",
-            configuration={"delta.appendOnly": "true"},
-            storage_options=storage_options or None,
-        )
-    except DeltaError:
-        # Another process created it between our look and our create: use theirs.
-        return DeltaTable(uri, storage_options=storage_options or None)

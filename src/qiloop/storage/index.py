@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.dataset as pds
 import pyarrow.fs as pa_fs
 from deltalake import DeltaTable
-from deltalake.exceptions import DeltaError, TableNotFoundError
+from deltalake.exceptions import DeltaError
 from deltalake.fs import DeltaStorageHandler
 
 from qiloop.core.errors import StoreError
@@ -69,16 +69,7 @@ class ImageIndex:
     @classmethod
     def open(cls, uri: str, storage_options: dict[str, str]) -> ImageIndex:
         """Open the index table at ``uri``, creating it (race-safely) on first use."""
-        try:
-            try:
-                table = DeltaTable(uri, storage_options=storage_options)
-            except TableNotFoundError:
-                table = _create(uri, storage_options)
-        except (DeltaError, OSError) as exc:
-            raise StoreError(
-                f"cannot open or create the image index at {uri}: {exc}",
-                hint="check the store URL, that the bucket exists, and the credentials/endpoint",
-            ) from exc
+        table = delta_append.open_table(uri, SCHEMA, storage_options, name="qiloop_images", what="image index")
         return cls(table, storage_options)
 
     @property
@@ -157,18 +148,3 @@ def to_row(record: ImageRecord, key: str) -> dict:
 def to_record(row: dict, uri: str) -> ImageRecord:
     """The record an index row describes, with ``uri`` where its bytes are now."""
     return ImageRecord(uri=uri, **{name: row[name] for name in _RECORD_FIELDS})
-
-
-def _create(uri: str, storage_options: dict[str, str]) -> DeltaTable:
-    try:
-        return DeltaTable.create(
-            uri,
-            SCHEMA,
-            mode="ignore",
-            name="qiloop_images",
-            configuration={"delta.appendOnly": "true"},
-            storage_options=storage_options or None,
-        )
-    except DeltaError:
-        # Another process created it between our look and our create: use theirs.
-        return DeltaTable(uri, storage_options=storage_options)
