@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,6 +26,9 @@ class FeedbackPolicy(BaseModel):
         enabled: Send feedback images at all.
         uncertain_low: Lower end of the uncertain band on the image's top score (inclusive).
         uncertain_high: Upper end of the band (exclusive); a top score at or above it is confident.
+        uncertain_scores: Which scores the band looks at: ``top``, the image's top score (an image
+            with one confident box is confident), or ``any``, every box (an image with a confident
+            scratch and a doubtful second box goes back too: more images, and the hard ones).
         no_detection: Send images with no detection at or above the confidence threshold.
         sample_rate: Share of the remaining (confident) images sent as a random sample.
         seed: Seed of the sample; another seed picks other images.
@@ -35,6 +39,7 @@ class FeedbackPolicy(BaseModel):
     enabled: bool = True
     uncertain_low: float = Field(default=0.25, ge=0, le=1)
     uncertain_high: float = Field(default=0.5, ge=0, le=1)
+    uncertain_scores: Literal["top", "any"] = "top"
     no_detection: bool = False
     sample_rate: float = Field(default=0.0, ge=0, le=1)
     seed: int = 0
@@ -65,7 +70,8 @@ def select_feedback(
         key: What identifies the image for the sample (its sha256).
 
     Returns:
-        ``"uncertain"`` when the top score lies in ``[uncertain_low, uncertain_high)``;
+        ``"uncertain"`` when the top score (with ``uncertain_scores="any"``: any score) lies in
+        ``[uncertain_low, uncertain_high)``;
         else ``"no_detection"`` when the policy asks for it and no score reaches
         ``confidence``; else ``"sample"`` for a ``sample_rate`` share; else ``None``.
 
@@ -78,7 +84,8 @@ def select_feedback(
     if not policy.enabled:
         return None
     top = max(scores, default=0.0)
-    if scores and policy.uncertain_low <= top < policy.uncertain_high:
+    looked_at = scores if policy.uncertain_scores == "any" else [top] if scores else []
+    if any(policy.uncertain_low <= s < policy.uncertain_high for s in looked_at):
         return "uncertain"
     if policy.no_detection and top < confidence:
         return "no_detection"

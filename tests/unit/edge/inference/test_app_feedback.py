@@ -16,6 +16,9 @@ BAND = FeedbackPolicy(uncertain_low=0.2, uncertain_high=0.5)
         ([0.2], BAND, "uncertain"),  # the band's low end is inside
         ([0.5], BAND, None),  # its high end is confident
         ([0.9, 0.3], BAND, None),  # the top score decides
+        ([0.9, 0.3], BAND.model_copy(update={"uncertain_scores": "any"}), "uncertain"),  # ...or any box
+        ([0.9, 0.6, 0.1], BAND.model_copy(update={"uncertain_scores": "any"}), None),
+        ([], BAND.model_copy(update={"uncertain_scores": "any"}), None),
         ([0.1], BAND, None),
         ([], BAND, None),
         ([], BAND.model_copy(update={"no_detection": True}), "no_detection"),
