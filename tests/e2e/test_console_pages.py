@@ -121,7 +121,8 @@ def seed_fleet(settings, records) -> None:
     refs = [ComponentRef(name=MODEL, version="1", digest="a" * 64)]
     fleet.save_rollout(Rollout(target=Target(kind="group", name="line-a"), components=refs, phase=Phase.SUCCEEDED,
                                created_at=now - 3000, phase_since=now - 2900, devices=["cam-1", "cam-2"],
-                               canaries=["cam-1"], outcome={"cam-1": "SUCCEEDED", "cam-2": "SUCCEEDED"}))  # fmt: skip
+                               canaries=["cam-1"], outcome={"cam-1": "SUCCEEDED", "cam-2": "SUCCEEDED"},
+                               configuration={MODEL: {"settings": {"feedback": {"sample_rate": 0.2}}}}))  # fmt: skip
     fleet.close()
     from qiloop.fleet.alerts import Alert, AlertKind, AlertStore
 
@@ -258,6 +259,7 @@ def test_fleet_pages_show_devices_rollouts_and_charts(console, tmp_path):
     assert "scratch-detector 1" in cam1.text_content() and "21.0 %" in cam1.text_content()
     rollout = page.locator("#rollouts tbody tr").first
     assert "SUCCEEDED" in rollout.text_content() and "cam-1 (canary): SUCCEEDED" in rollout.text_content()
+    assert rollout.locator("code.setting").all_text_contents() == ["feedback.sample_rate=0.2"]  # the app's settings
     alert = page.locator("#alerts tbody tr.alert.open")
     assert alert.count() == 1 and "has not been heard from" in alert.text_content()
     assert page.locator("#alerts form").count() == 0  # resolving is for admins

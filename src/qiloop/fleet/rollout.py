@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from qiloop.core.components import SETTINGS, settings_args
 from qiloop.core.deployments import ComponentRef, DeploymentState, RolloutPolicy, Target
 
 S = DeploymentState
@@ -65,6 +66,10 @@ class Rollout(BaseModel):
     outcome: dict[str, str] = Field(default_factory=dict)
     rollback: list[str] = Field(default_factory=list)
     reason: str = ""
+
+    def settings(self, component: str) -> list[str]:
+        """The settings this rollout gives ``component``'s app, as ``key=value`` (none: its defaults)."""
+        return settings_args(self.configuration.get(component, {}).get(SETTINGS))
 
 
 @dataclass(frozen=True)

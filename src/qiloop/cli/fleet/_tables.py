@@ -29,11 +29,17 @@ def show_rollouts(rollouts) -> None:
         outcome = ", ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items())) or "-"
         colour = _COLOURS.get(r.phase.value, "yellow")
         table.add_row(
-            r.id[:8], str(r.target), ", ".join(f"{c.name} {c.version}" for c in r.components),
+            r.id[:8], str(r.target), ", ".join(_component(r, c) for c in r.components),
             Text(r.phase.value, style=colour), ", ".join(r.canaries) or "-", f"{len(r.devices)}: {outcome}",
             r.reason[:100],
         )  # fmt: skip
     console.print(table)
+
+
+def _component(rollout, ref) -> str:
+    """``name version``, and the settings the rollout gives its app."""
+    settings = rollout.settings(ref.name)
+    return f"{ref.name} {ref.version}" + (f" ({' '.join(settings)})" if settings else "")
 
 
 def show_devices(devices) -> None:
