@@ -178,7 +178,10 @@ PROFILES: dict[str, dict[str, Any]] = {
     # cores; from the architecture file the same settings, the best of those tried, needed 90 epochs for
     # 0.80-0.835. From the 1,000-tag checkpoint, 3-fold cross-validation grouped by photo (each of the 195 images
     # tested once) gave test mAP50 0.895 +/- 0.033, 6 minutes per model on a quiet machine
-    # (benchmarks/crossval_real.py). Start from other weights with --weights.
+    # (benchmarks/crossval_real.py). Against it, on the same folds: from the architecture file 0.855 +/- 0.057;
+    # copy-paste of scratches (paste.copies=1) 0.902 +/- 0.039 at twice the time; and on fold 0 alone (0.858
+    # here) 512 px 0.869, 80 epochs 0.857, yolov8s from its architecture file 0.781 (yolov8n: 0.789), so
+    # none of them earned its cost. Start from other weights with --weights.
     "default": {
         "model": "builtin:synthetic-yolov8n.pt",
         "epochs": 40,
