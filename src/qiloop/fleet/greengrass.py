@@ -107,6 +107,7 @@ def install_script(requirements: Sequence[str]) -> str:
     """The Greengrass ``Install`` script: a virtual environment in the work folder with ``requirements``."""
     pip = f"{VENV}/bin/pip"
     return (f"{{configuration:/python}} -m venv {VENV} && {pip} install --disable-pip-version-check --no-input "
+            "--no-compile "  # bytecode only for what the device imports, written at its first start
             + shlex.join(requirements))  # fmt: skip
 
 

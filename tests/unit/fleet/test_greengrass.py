@@ -130,6 +130,7 @@ def test_an_inference_recipe_installs_the_device_packages_and_runs_with_them(com
     make, install = lifecycle["Install"]["Script"].split(" && ")
     assert make == "{configuration:/python} -m venv {work:path}/venv"
     assert shlex.split(install)[:2] == ["{work:path}/venv/bin/pip", "install"]
+    assert "--no-compile" in shlex.split(install)  # no bytecode for what the device never imports
     assert shlex.split(install)[-2:] == requirements
     assert lifecycle["Install"]["Timeout"] >= 600
     run = shlex.split(lifecycle["Run"]["Script"])
